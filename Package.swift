@@ -1,0 +1,84 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Strict settings applied to every Swift target, as swift-log does.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "webtoon-crawler",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "webtoon", targets: ["webtoon"]),
+        .library(name: "CompressionKit", targets: ["CompressionKit"]),
+        .library(name: "NNGKit", targets: ["NNGKit"]),
+        .library(name: "CurlKit", targets: ["CurlKit"]),
+        .library(name: "PQKit", targets: ["PQKit"]),
+        .library(name: "ParquetKit", targets: ["ParquetKit"]),
+        .library(name: "WebtoonCore", targets: ["WebtoonCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // One system-library target per C library (see docs/native.md).
+        .systemLibrary(name: "CNNG", path: "Sources/CNNG", providers: [.apt(["libnng-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Native wrappers: each one concern, none blocks the cooperative pool.
+        .target(name: "CompressionKit", dependencies: ["CSnappy", "CZstd"]),
+        .target(name: "NNGKit", dependencies: ["CNNG"]),
+        .target(name: "CurlKit", dependencies: ["CCurl"]),
+        .target(name: "PQKit", dependencies: ["CLibPQ"]),
+
+        // Columnar storage.
+        .target(name: "ParquetKit", dependencies: ["CompressionKit"]),
+
+        // Platforms: pure records, catalogs and parsers; the crawler that runs tasks over HTTP; the simulator.
+        .target(name: "WebtoonCore"),
+        .target(
+            name: "WebtoonCrawler",
+            dependencies: [
+                "WebtoonCore", "CurlKit", "CompressionKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "WebtoonSimulator",
+            dependencies: [
+                "WebtoonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "webtoon",
+            dependencies: [
+                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Unit tests run in milliseconds; integration tests talk to real peers.
+        .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}

@@ -1,0 +1,1 @@
+// CurlKit: see docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// NNGKit: see docs/architecture.md for what this module owns.

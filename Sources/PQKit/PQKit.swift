@@ -1,0 +1,1 @@
+// PQKit: see docs/architecture.md for what this module owns.

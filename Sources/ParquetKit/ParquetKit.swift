@@ -1,0 +1,1 @@
+// ParquetKit: see docs/architecture.md for what this module owns.

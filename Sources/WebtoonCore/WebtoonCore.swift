@@ -1,0 +1,1 @@
+// WebtoonCore: see docs/architecture.md for what this module owns.

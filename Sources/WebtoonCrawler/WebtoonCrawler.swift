@@ -1,0 +1,1 @@
+// WebtoonCrawler: see docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// WebtoonSimulator: see docs/architecture.md for what this module owns.
