@@ -37,7 +37,7 @@ let package = Package(
         // Native wrappers: each one concern, none blocks the cooperative pool.
         .target(name: "CompressionKit", dependencies: ["CSnappy", "CZstd"]),
         .target(name: "NNGKit", dependencies: ["CNNG"]),
-        .target(name: "CurlKit", dependencies: ["CCurl"]),
+        .target(name: "CurlKit", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
         .target(name: "PQKit", dependencies: ["CLibPQ"]),
 
         // Columnar storage.
