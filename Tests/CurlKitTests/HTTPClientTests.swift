@@ -143,6 +143,42 @@ import Testing
         }
     }
 
+    /// Cancellations racing completions, queueing and connection setup: every fetch ends exactly once, either with
+    /// its own body or with `.cancelled` (a leaked or doubly resumed checked continuation would trap or hang here).
+    @Test func randomCancellationsRacingCompletionsResolveEveryFetchOnce() async throws {
+        try await withServer({ $0.maxConnectionsPerHost = 4 }) { server, client, _ in
+            var generator = SplitMix64(seed: 42)
+            let plan = (0..<300).map { i in (i, generator.next() % 3 == 0, Int(generator.next() % 30)) }
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for (i, drip, delay) in plan {
+                    let task = Task { try await client.fetch(HTTPRequest(url: server.url(drip ? "/drip" : "/small?\(i)"))) }
+                    group.addTask {
+                        if drip || delay % 2 == 0 {
+                            try? await Task.sleep(for: .milliseconds(delay))
+                            task.cancel()
+                        }
+                        switch await task.result {
+                        case .success(let response):
+                            return !drip && response.body == Array("hello \(i)".utf8) ? "ok" : "wrong body for \(i)"
+                        case .failure(let error as HTTPFetchError) where error.code == .cancelled:
+                            return "cancelled"
+                        case .failure(let error):
+                            return "\(error)"
+                        }
+                    }
+                }
+                var outcomes: [String: Int] = [:]
+                for await outcome in group { outcomes[outcome, default: 0] += 1 }
+                return outcomes
+            }
+            #expect(outcomes.values.reduce(0, +) == 300)
+            #expect(Set(outcomes.keys).isSubset(of: ["ok", "cancelled"]), "\(outcomes)")
+            #expect(outcomes["cancelled", default: 0] >= plan.filter { $0.1 }.count)
+            let after = try await client.fetch(HTTPRequest(url: server.url("/small?after")))
+            #expect(after.body == Array("hello after".utf8))
+        }
+    }
+
     @Test func alreadyCancelledTaskFailsWithoutFetching() async throws {
         try await withServer { server, client, _ in
             let task = Task {
