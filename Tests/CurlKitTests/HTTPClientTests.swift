@@ -69,6 +69,35 @@ import Testing
         }
     }
 
+    @Test func totalConnectionCapHoldsAcrossHostNames() async throws {
+        // "127.0.0.1" and "localhost" are different hosts to libcurl but the same server here, so libcurl must close
+        // idle connections to one name to open connections to the other. The server sees those closes late, so
+        // the client's sockets are sampled from /proc/net/tcp instead.
+        try await withServer({
+            $0.maxConnectionsPerHost = 8
+            $0.maxTotalConnections = 3
+        }) { server, client, _ in
+            let sampler = SocketSampler(port: server.port)
+            let sampling = Task { try await sampler.run() }
+            let ok = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<300 {
+                    let host = i % 2 == 0 ? "127.0.0.1" : "localhost"
+                    group.addTask {
+                        let response = try await client.fetch(HTTPRequest(url: "http://\(host):\(server.port)/delayed?\(i)"))
+                        return response.body == Array("hello \(i)".utf8)
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            let (maximum, samples) = sampler.stop()
+            try await sampling.value
+            #expect(ok == 300)
+            #expect(samples >= 3)
+            #expect(maximum >= 1 && maximum <= 3, "the client had \(maximum) connections open at once")
+            #expect(server.counter.accepted >= 2, "both host names were connected to")
+        }
+    }
+
     @Test func gzipAndZstdBodiesAreDecoded() async throws {
         try await withServer { server, client, fixtures in
             #expect(fixtures.gzip.count < fixtures.plain.count / 4)

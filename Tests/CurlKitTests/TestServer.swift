@@ -128,6 +128,8 @@ final class RouteHandler: ChannelInboundHandler {
         switch path {
         case "/small":
             respond(context, keepAlive, .ok, [], Array("hello \(query)".utf8))
+        case "/delayed":  // keeps connections busy long enough for a sampler to see them
+            loop.scheduleTask(in: .milliseconds(5)) { self.respond(context, keepAlive, .ok, [], Array("hello \(query)".utf8)) }
         case "/gzip":
             respond(context, keepAlive, .ok, [("Content-Encoding", "gzip")], fixtures.gzip)
         case "/zstd":
@@ -198,6 +200,49 @@ final class RouteHandler: ChannelInboundHandler {
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+/// Counts this machine's ESTABLISHED IPv4 client sockets connected to `port`, read from /proc/net/tcp. Unlike the
+/// server's own count it does not lag behind the client's closes, so it can check a cap while connections churn.
+func establishedClientSockets(toPort port: Int) throws -> Int {
+    // String(contentsOfFile:) trusts the size stat reports, which procfs gives as 0, and stops after one page.
+    guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else {
+        throw CheckerError(description: "cannot open /proc/net/tcp")
+    }
+    defer { try? file.close() }
+    let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+    let remoteSuffix = ":" + String(format: "%04X", port)
+    var count = 0
+    for line in table.split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if fields.count > 3, fields[2].hasSuffix(remoteSuffix), fields[3] == "01" { count += 1 }
+    }
+    return count
+}
+
+/// Samples `establishedClientSockets` every millisecond until stopped; `maximum` is the largest count seen.
+final class SocketSampler: Sendable {
+    private let state = Mutex((maximum: 0, samples: 0, stopped: false))
+    private let port: Int
+    init(port: Int) { self.port = port }
+
+    func run() async throws {
+        while !state.withLock({ $0.stopped }) {
+            let now = try establishedClientSockets(toPort: port)
+            state.withLock {
+                $0.maximum = max($0.maximum, now)
+                $0.samples += 1
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    func stop() -> (maximum: Int, samples: Int) {
+        state.withLock {
+            $0.stopped = true
+            return ($0.maximum, $0.samples)
         }
     }
 }
