@@ -268,7 +268,12 @@ import Testing
                     HTTPRequest(url: server.url("/echo"), method: method, headers: [HTTPHeader("X-Test", "v1")], body: payload))
                 #expect(response.body == Array("\(method) ".utf8) + payload)
                 #expect(response.header("x-seen") == "v1")
+                #expect(response.header("x-seen-agent") == "curlkit-test")
+                let encodings = response.header("x-seen-encoding") ?? ""
+                #expect(["gzip", "deflate", "br", "zstd"].allSatisfy { encodings.contains($0) }, "\(encodings)")
             }
+            let empty = try await client.fetch(HTTPRequest(url: server.url("/echo"), method: "POST", body: []))
+            #expect(empty.body == Array("POST ".utf8))
             let delete = try await client.fetch(HTTPRequest(url: server.url("/echo"), method: "DELETE"))
             #expect(delete.body == Array("DELETE ".utf8))
             let head = try await client.fetch(HTTPRequest(url: server.url("/small?h"), method: "HEAD"))

@@ -160,7 +160,11 @@ final class RouteHandler: ChannelInboundHandler {
             respond(context, keepAlive, .found, [("Location", "/small?after-redirect"), ("X-Hop", "first")], [])
         case "/echo":
             let seen = head.headers["X-Test"].joined(separator: ",")
-            respond(context, keepAlive, .ok, [("X-Seen", seen)], Array("\(head.method.rawValue) ".utf8) + body)
+            let echoed = [
+                ("X-Seen", seen), ("X-Seen-Agent", head.headers["User-Agent"].joined(separator: ",")),
+                ("X-Seen-Encoding", head.headers["Accept-Encoding"].joined(separator: ",")),
+            ]
+            respond(context, keepAlive, .ok, echoed, Array("\(head.method.rawValue) ".utf8) + body)
         default:
             respond(context, keepAlive, .notFound, [], Array("no route \(path)".utf8))
         }
