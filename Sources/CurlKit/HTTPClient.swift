@@ -48,9 +48,7 @@ public final class HTTPClient: Sendable {
         let logger = logger ?? Logger(label: "CurlKit", factory: { _ in SwiftLogNoOpLogHandler() })
         shared = Shared(multi: multi)
         let loop = TransferLoop(shared: shared, configuration: configuration, logger: logger)
-        let thread = Thread { loop.run() }
-        thread.name = "CurlKit.HTTPClient"
-        thread.start()
+        Thread { loop.run() }.start()
     }
 
     deinit {

@@ -281,6 +281,30 @@ import Testing
         }
     }
 
+    @Test func shutdownAndDroppingTheClientBothEndItsThread() async throws {
+        let fixtures = try Fixtures.make()
+        let server = try await TestServer.start(fixtures: fixtures)
+        let before = threadsNamed("CurlKit.HTTP")
+        var client: HTTPClient? = try HTTPClient()
+        _ = try await client?.fetch(HTTPRequest(url: server.url("/small?1")))
+        #expect(threadsNamed("CurlKit.HTTP") == before + 1)
+        client = nil  // no shutdown: deinit must stop the thread
+        try await waitUntil { threadsNamed("CurlKit.HTTP") == before }
+        let other = try HTTPClient()
+        _ = try await other.fetch(HTTPRequest(url: server.url("/small?2")))
+        #expect(threadsNamed("CurlKit.HTTP") == before + 1)
+        await other.shutdown()
+        try await waitUntil { threadsNamed("CurlKit.HTTP") == before }
+        try await server.close()
+    }
+
+    private func waitUntil(
+        _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(condition(), sourceLocation: sourceLocation)
+    }
+
     @Test func shutdownFailsPendingFetchesAndIsIdempotent() async throws {
         try await withServer { server, client, _ in
             let clock = ContinuousClock()

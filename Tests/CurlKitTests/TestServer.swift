@@ -250,3 +250,14 @@ final class SocketSampler: Sendable {
         }
     }
 }
+
+/// Threads of this process whose name starts with `prefix` (Linux truncates names to 15 bytes).
+func threadsNamed(_ prefix: String) -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter { task in
+        guard let file = FileHandle(forReadingAtPath: "/proc/self/task/\(task)/comm") else { return false }
+        defer { try? file.close() }
+        let name = String(decoding: (try? file.readToEnd()) ?? Data(), as: UTF8.self)
+        return name.hasPrefix(prefix)
+    }.count
+}
