@@ -121,7 +121,9 @@ public final class HTTPClient: Sendable {
             shared.wakeUp(&inbox)
             return nil
         }
-        dequeued?.continuation.resume(throwing: HTTPFetchError.ours(.cancelled, url: dequeued!.request.url))
+        if let dequeued {
+            dequeued.continuation.resume(throwing: HTTPFetchError.ours(.cancelled, url: dequeued.request.url))
+        }
     }
 }
 
