@@ -1,5 +1,4 @@
 import CCurl
-import Foundation
 import Logging
 import Synchronization
 
@@ -64,9 +63,10 @@ final class TransferLoop: @unchecked Sendable {
     }
 
     func run() {
-        // Named so a thread dump shows whose it is (and tests can see it stop). Foundation applies the name to
-        // the OS thread only when set from the thread itself; Linux keeps 15 bytes.
-        Thread.current.name = "CurlKit.HTTP"
+        // Named so a thread dump shows whose it is (and tests can see it stop); Linux keeps 15 bytes. Not through
+        // Thread.name: Foundation may not yet know its thread's id this early and then skips the OS call.
+        ccurl_name_current_thread("CurlKit.HTTP")
+        shared.threadID.store(ccurl_current_thread_id(), ordering: .releasing)
         var running: Int32 = 0
         while true {
             let (submissions, cancellations, stopping): ([Submission], [UInt64], Bool) = shared.inbox.withLock {
