@@ -142,6 +142,15 @@ import Testing
         }
     }
 
+    @Test func oversizedResponseHeadersAreAProtocolError() async throws {
+        try await withServer { server, client, _ in
+            let error = await expectFailure(.protocolError, client, HTTPRequest(url: server.url("/many-headers")))
+            #expect(error?.message.contains("headers exceed") == true)
+            let after = try await client.fetch(HTTPRequest(url: server.url("/small?ok")))
+            #expect(after.status == 200)
+        }
+    }
+
     @Test func cancellationMidTransferIsPromptAndTheClientKeepsWorking() async throws {
         try await withServer { server, client, _ in
             let clock = ContinuousClock()

@@ -154,6 +154,9 @@ final class RouteHandler: ChannelInboundHandler {
         case "/drip":
             startChunked(context, [])
             drip(context, remaining: 400)
+        case "/many-headers":  // 400 fields of 1 KiB: over the client's 256 KiB header budget
+            let filler = String(repeating: "h", count: 1024)
+            respond(context, keepAlive, .ok, (0..<400).map { ("X-Filler-\($0)", filler) }, Array("unreachable".utf8))
         case "/429":
             respond(context, keepAlive, .tooManyRequests, [("Retry-After", "7"), ("X-Limit", "a"), ("x-limit", "b")], Array("slow down".utf8))
         case "/redirect":
