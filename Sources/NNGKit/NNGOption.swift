@@ -24,7 +24,9 @@ public enum NNGOption: Sendable, Hashable {
     /// REQ only: resend an unanswered request after this long (`NNG_OPT_REQ_RESENDTIME`, default 60 s).
     /// Resends make duplicates normal: requests must be idempotent.
     case requestResendTime(Duration?)
-    /// SURVEYOR only: how long a survey collects answers (`NNG_OPT_SURVEYOR_SURVEYTIME`, default 1 s).
+    /// SURVEYOR only: how long a survey collects answers (`NNG_OPT_SURVEYOR_SURVEYTIME`, default 1 s). When it
+    /// ends, a pending `receive` fails with ``NNGError/Code/timedOut``; a `receive` started after the end fails
+    /// with ``NNGError/Code/protocolState`` (no survey active). Late answers are discarded.
     case surveyTime(Duration)
     /// Messages queued for sending, 0...8192 (`NNG_OPT_SENDBUF`).
     case sendBuffer(Int)

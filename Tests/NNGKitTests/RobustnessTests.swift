@@ -16,17 +16,19 @@ import Testing
         let listener = try rep.listen(transport.listenAddress(in: dir, name: "big"))
         try req.dial(listener.url)
         let payload = randomBytes(16 << 20, seed: 0x16)
+        // The server proves it read every byte by prefixing the checksum it computed; it echoes the payload.
         let server = Task {
-            let request = try await rep.receive(timeout: .seconds(20))
-            try await rep.send(request.reversed(), timeout: .seconds(20))
-            return fnv1a(request)
+            let request = try await rep.receive(timeout: .seconds(30))
+            var sum = checksum(request).littleEndian
+            try await rep.send(withUnsafeBytes(of: &sum) { Array($0) } + request, timeout: .seconds(30))
         }
-        try await req.send(payload, timeout: .seconds(20))
-        let reply = try await req.receive(timeout: .seconds(20))
-        #expect(try await server.value == fnv1a(payload))
-        #expect(reply.count == payload.count)
-        #expect(fnv1a(reply.reversed()) == fnv1a(payload))
-        #expect(reply.elementsEqual(payload.reversed()))
+        try await req.send(payload, timeout: .seconds(30))
+        let reply = try await req.receive(timeout: .seconds(30))
+        try await server.value
+        #expect(reply.count == payload.count + 8)
+        let serverSum = reply.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        #expect(serverSum == checksum(payload))
+        #expect(sameBytes(payload, reply[8...]))
     }
 
     /// A dialer keeps retrying after its listener dies and reaches a new listener on the same address.
@@ -137,7 +139,7 @@ import Testing
         let started = clock.now
         pending.cancel()
         let result = await pending.result
-        #expect(clock.now - started < .seconds(1))
+        #expect(clock.now - started < .seconds(2))  // nng cancels at once; slack for a loaded machine
         #expect(throws: NNGError.self) { try result.get() }
         #expect((try? result.get()) == nil)
         if case .failure(let error as NNGError) = result { #expect(error.code == .cancelled) }

@@ -17,24 +17,26 @@ struct SplitMix64: RandomNumberGenerator {
 
 func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SplitMix64(seed: seed)
-    var bytes = [UInt8](repeating: 0, count: count)
-    var i = 0
-    while i < count {
-        var word = generator.next()
-        for _ in 0..<8 where i < count {
-            bytes[i] = UInt8(truncatingIfNeeded: word)
-            word >>= 8
-            i += 1
-        }
-    }
-    return bytes
+    // Word at a time: a per-byte loop over 16 MiB is seconds in a debug build and starves the 2-thread pool.
+    var words = [UInt64](repeating: 0, count: (count + 7) / 8)
+    for i in words.indices { words[i] = generator.next() }
+    return words.withUnsafeBytes { Array($0.prefix(count)) }
 }
 
-/// FNV-1a 64, an independent checksum for large payloads.
-func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    return hash
+/// FNV-1a over 64-bit little-endian words plus the tail bytes: an independent checksum, cheap in debug builds.
+func checksum(_ bytes: [UInt8]) -> UInt64 {
+    bytes.withUnsafeBytes { raw in
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let words = raw.count / 8
+        for i in 0..<words { hash = (hash ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+        for i in (words * 8)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
+        return (hash ^ UInt64(raw.count)) &* 0x100_0000_01b3
+    }
+}
+
+/// Byte equality through memcmp (fast in debug builds too).
+func sameBytes(_ a: [UInt8], _ b: ArraySlice<UInt8>) -> Bool {
+    a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
 }
 
 /// A fresh temporary directory, removed by the caller with `cleanup`.
@@ -133,9 +135,14 @@ func runPython(_ script: String, arguments: [String], in dir: TempDir) async thr
     }
     let scriptPath = dir.file("peer-\(UUID().uuidString).py")
     try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+    return try await runProcess(python, [scriptPath] + arguments)
+}
+
+/// Runs a program to completion without blocking the cooperative pool; returns stdout, throws on failure.
+func runProcess(_ executable: String, _ arguments: [String]) async throws -> String {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [scriptPath] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     let stdout = Pipe()
     let stderr = Pipe()
     process.standardOutput = stdout
@@ -144,8 +151,9 @@ func runPython(_ script: String, arguments: [String], in dir: TempDir) async thr
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
         do { try process.run() } catch { continuation.resume(throwing: error) }
     }
+    // Outputs here are small (far below a pipe buffer), so reading after exit cannot deadlock.
     let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    guard status == 0 else { throw TestFailure("python peer exited \(status): \(err)") }
+    guard status == 0 else { throw TestFailure("\(executable) \(arguments) exited \(status): \(err)") }
     return out
 }
