@@ -10,25 +10,32 @@ import Synchronization
 final class AioOperation: @unchecked Sendable {
     enum Kind { case send, receive }
 
+    private enum Phase { case idle, submitting, submitted }
+
     private struct State {
         var continuation: CheckedContinuation<[UInt8], any Error>?
-        var submitted = false
+        var phase = Phase.idle
         var cancelled = false
     }
 
     let kind: Kind
     let operation: String
+    private let counter: OperationCounter
     // Written once in `make`, read-only afterwards (hence @unchecked Sendable).
     private var aio: OpaquePointer!
     private let state = Mutex(State())
 
-    private init(kind: Kind, operation: String) {
+    private init(kind: Kind, operation: String, counter: OperationCounter) {
         self.kind = kind
         self.operation = operation
+        self.counter = counter
+        counter.value.add(1, ordering: .relaxed)
     }
 
-    static func make(_ kind: Kind, operation: String, timeout: Duration?) throws(NNGError) -> AioOperation {
-        let op = AioOperation(kind: kind, operation: operation)
+    static func make(
+        _ kind: Kind, operation: String, timeout: Duration?, counter: OperationCounter
+    ) throws(NNGError) -> AioOperation {
+        let op = AioOperation(kind: kind, operation: operation, counter: counter)
         var aio: OpaquePointer?
         try check(nng_aio_alloc(&aio, aioCallback, Unmanaged.passUnretained(op).toOpaque()), "\(operation): aio alloc")
         op.aio = aio
@@ -39,20 +46,24 @@ final class AioOperation: @unchecked Sendable {
 
     deinit {
         if let aio { nng_aio_reap(aio) }
+        counter.value.subtract(1, ordering: .relaxed)
     }
 
     /// Runs `submit`, which prepares and starts the nng call on the aio; it returns non-zero if it could not start.
+    ///
+    /// `nng_aio_cancel` does nothing to an aio whose operation has not started yet, so a cancellation that arrives
+    /// while `submit` runs is remembered and applied right after it.
     func run(_ submit: (OpaquePointer) -> Int32) async throws -> [UInt8] {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
                 let proceed = state.withLock { state -> Bool in
                     if state.cancelled { return false }
                     state.continuation = continuation
-                    state.submitted = true
+                    state.phase = .submitting
                     return true
                 }
                 guard proceed else {
-                    continuation.resume(throwing: NNGError(number: Int32(bitPattern: NNG_ECANCELED.rawValue), operation: operation))
+                    continuation.resume(throwing: NNGError(number: Int32(NNG_ECANCELED.rawValue), operation: operation))
                     return
                 }
                 // Balanced by takeRetainedValue in the callback, which nng runs once per submitted operation.
@@ -62,14 +73,20 @@ final class AioOperation: @unchecked Sendable {
                     retained.release()
                     let taken = state.withLock { $0.continuation.take() }
                     taken?.resume(throwing: NNGError(number: rv, operation: operation))
+                    return
                 }
+                let cancelNow = state.withLock { state -> Bool in
+                    state.phase = .submitted
+                    return state.cancelled
+                }
+                if cancelNow { nng_aio_cancel(aio) }
             }
         } onCancel: {
-            let submitted = state.withLock { state -> Bool in
+            let cancelNow = state.withLock { state -> Bool in
                 state.cancelled = true
-                return state.submitted
+                return state.phase == .submitted
             }
-            if submitted { nng_aio_cancel(aio) }
+            if cancelNow { nng_aio_cancel(aio) }
         }
     }
 
@@ -95,6 +112,12 @@ final class AioOperation: @unchecked Sendable {
         let continuation = state.withLock { $0.continuation.take() }
         continuation?.resume(with: result)
     }
+}
+
+/// Counts a socket's live operations (allocated, not yet freed), so tests can prove cancelled ones are released.
+final class OperationCounter: Sendable {
+    let value = Atomic<Int>(0)
+    var live: Int { value.load(ordering: .relaxed) }
 }
 
 private let aioCallback: @convention(c) (UnsafeMutableRawPointer?) -> Void = { arg in

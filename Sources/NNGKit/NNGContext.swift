@@ -38,14 +38,14 @@ public final class NNGContext: Sendable {
 
     /// Sends on this context (REQ: a request; REP: the reply to the request this context last received).
     public func send(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        let op = try AioOperation.make(.send, operation: "context send", timeout: timeout)
+        let op = try AioOperation.make(.send, operation: "context send", timeout: timeout, counter: socket.operations)
         let ctx = raw
         _ = try await op.run { aio in submitSend(bytes, aio) { nng_ctx_send(ctx, $0) } }
     }
 
     /// Receives on this context (REP: the next request; REQ: the reply to this context's request).
     public func receive(timeout: Duration? = nil) async throws -> [UInt8] {
-        let op = try AioOperation.make(.receive, operation: "context receive", timeout: timeout)
+        let op = try AioOperation.make(.receive, operation: "context receive", timeout: timeout, counter: socket.operations)
         let ctx = raw
         return try await op.run { aio in
             nng_ctx_recv(ctx, aio)

@@ -15,6 +15,7 @@ public final class NNGSocket: Sendable {
     public let kind: Kind
     let raw: nng_socket
     private let closed = Atomic<Bool>(false)
+    let operations = OperationCounter()
     private let pipeSink = Mutex<PipeEventSink?>(nil)
 
     /// Opens a socket, e.g. `try NNGSocket(.pull)`.
@@ -137,14 +138,14 @@ public final class NNGSocket: Sendable {
     /// Sends one message. It waits while the protocol cannot send (e.g. PUSH or REQ with no peer connected) until
     /// `timeout`, else the socket's ``NNGOption/sendTimeout(_:)`` (infinite by default).
     public func send(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        let op = try AioOperation.make(.send, operation: "send", timeout: timeout)
+        let op = try AioOperation.make(.send, operation: "send", timeout: timeout, counter: operations)
         let socket = raw
         _ = try await op.run { aio in submitSend(bytes, aio) { nng_send_aio(socket, $0) } }
     }
 
     /// Receives one message, waiting until `timeout`, else the socket's ``NNGOption/receiveTimeout(_:)``.
     public func receive(timeout: Duration? = nil) async throws -> [UInt8] {
-        let op = try AioOperation.make(.receive, operation: "receive", timeout: timeout)
+        let op = try AioOperation.make(.receive, operation: "receive", timeout: timeout, counter: operations)
         let socket = raw
         return try await op.run { aio in
             nng_recv_aio(socket, aio)
