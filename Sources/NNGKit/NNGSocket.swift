@@ -44,11 +44,8 @@ public final class NNGSocket: Sendable {
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         nng_close(raw)
-        // nng_close has removed every pipe, so no pipe callback can run any more.
-        if let sink = pipeSink.withLock({ $0.take() }) {
-            sink.continuation.finish()
-            Unmanaged.passUnretained(sink).release()
-        }
+        // The sink itself stays alive until deinit, so a late pipe callback never touches freed memory.
+        pipeSink.withLock { $0?.continuation.finish() }
     }
 
     /// Sets options; reconnect intervals must be set before ``dial(_:tls:)`` (dialers copy them when created).
@@ -173,12 +170,12 @@ public final class NNGSocket: Sendable {
             guard !closed.load(ordering: .acquiring) else {
                 throw NNGError(number: Int32(NNG_ECLOSED.rawValue), operation: "pipe events")
             }
-            let arg = Unmanaged.passRetained(sink).toOpaque()
+            // Unretained: the socket owns the sink (stored below) for as long as nng can call back.
+            let arg = Unmanaged.passUnretained(sink).toOpaque()
             for event in [NNG_PIPE_EV_ADD_POST, NNG_PIPE_EV_REM_POST] {
                 let rv = nng_pipe_notify(raw, event, pipeCallback, arg)
                 if rv != 0 {
                     nng_pipe_notify(raw, NNG_PIPE_EV_ADD_POST, nil, nil)
-                    Unmanaged.passUnretained(sink).release()
                     throw NNGError(number: rv, operation: "pipe events")
                 }
             }

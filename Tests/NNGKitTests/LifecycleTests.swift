@@ -16,6 +16,13 @@ import Testing
         try push.dial(listener.url)
         let context = try NNGSocket(.rep).makeContext()
         defer { context.socket.close() }
+        // A lost cancellation would wait forever: the watchdog closes the sockets so the test fails instead.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(20))
+            pull.close()
+            context.socket.close()
+        }
+        defer { watchdog.cancel() }
 
         for round in 0..<100 {
             let pending = Task { try await pull.receive() }
