@@ -45,6 +45,7 @@ import Testing
         """
 
     @Test func pynngRequestsOurRep() async throws {
+        _ = try pythonInterpreter()
         let dir = try TempDir()
         defer { dir.cleanup() }
         let rep = try NNGSocket(.rep)
@@ -62,6 +63,7 @@ import Testing
     }
 
     @Test func ourReqAsksPynngRep() async throws {
+        _ = try pythonInterpreter()
         let dir = try TempDir()
         defer { dir.cleanup() }
         let url = "ipc://\(dir.file("pyrep.ipc"))"
@@ -79,6 +81,7 @@ import Testing
     }
 
     @Test func pynngPushesToOurPull() async throws {
+        _ = try pythonInterpreter()
         let dir = try TempDir()
         defer { dir.cleanup() }
         let pull = try NNGSocket(.pull)
@@ -92,6 +95,7 @@ import Testing
     }
 
     @Test func ourPushFeedsPynngPull() async throws {
+        _ = try pythonInterpreter()
         let dir = try TempDir()
         defer { dir.cleanup() }
         let url = "ipc://\(dir.file("pypull.ipc"))"

@@ -130,12 +130,21 @@ func withDeadline<T: Sendable>(
 
 /// The pynng checker: runs a Python script with $WEBTOON_PYTHON and returns its stdout; fails clearly without it.
 func runPython(_ script: String, arguments: [String], in dir: TempDir) async throws -> String {
-    guard let python = ProcessInfo.processInfo.environment["WEBTOON_PYTHON"], !python.isEmpty else {
-        throw TestFailure("WEBTOON_PYTHON is not set: export WEBTOON_PYTHON=/work/main/.venv/bin/python (pynng needed)")
-    }
+    let python = try pythonInterpreter()
     let scriptPath = dir.file("peer-\(UUID().uuidString).py")
     try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
     return try await runProcess(python, [scriptPath] + arguments)
+}
+
+/// The checker's interpreter from $WEBTOON_PYTHON; tests call it first so a missing checker fails at once, clearly.
+func pythonInterpreter() throws -> String {
+    guard let python = ProcessInfo.processInfo.environment["WEBTOON_PYTHON"], !python.isEmpty else {
+        throw TestFailure("WEBTOON_PYTHON is not set: export WEBTOON_PYTHON=/work/main/.venv/bin/python (pynng needed)")
+    }
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        throw TestFailure("WEBTOON_PYTHON=\(python) is not an executable")
+    }
+    return python
 }
 
 /// Runs a program to completion without blocking the cooperative pool; returns stdout, throws on failure.
