@@ -109,25 +109,6 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs `seconds`-bounded work, failing instead of hanging if it does not finish in time.
-func withDeadline<T: Sendable>(
-    _ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        guard let first = try await group.next(), let value = first else {
-            group.cancelAll()
-            throw TestFailure("\(what) did not finish within \(timeout)")
-        }
-        group.cancelAll()
-        return value
-    }
-}
-
 /// The pynng checker: runs a Python script with $WEBTOON_PYTHON and returns its stdout; fails clearly without it.
 func runPython(_ script: String, arguments: [String], in dir: TempDir) async throws -> String {
     let python = try pythonInterpreter()
