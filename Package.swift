@@ -85,6 +85,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "NNGKitTests", dependencies: ["NNGKit"]),
     ]
 )
 
