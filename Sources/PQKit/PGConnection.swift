@@ -99,6 +99,7 @@ public final class PGConnection: Sendable {
     /// backpressure. If `produce` throws, the COPY is aborted with `PQputCopyEnd(errormsg)` (nothing is stored)
     /// and the producer's error is rethrown; a lost connection throws `PGError` with code `.connectionLost`.
     /// A COPY outside a transaction is atomic by itself; inside `withTransaction` it commits with the transaction.
+    @discardableResult
     nonisolated(nonsending) public func copyIn(
         _ copyStatement: String, format: PGCopyFormat, _ produce: (PGCopyWriter) async throws -> Void
     ) async throws -> Int {
@@ -124,6 +125,7 @@ public final class PGConnection: Sendable {
 
     /// `copyIn` for a table named at run time: the statement is built with `quoteIdentifier` for the schema,
     /// table and every column, and the format option is one of two constants.
+    @discardableResult
     nonisolated(nonsending) public func copyIn(
         table: String, schema: String? = nil, columns: [String], format: PGCopyFormat,
         _ produce: (PGCopyWriter) async throws -> Void

@@ -230,7 +230,7 @@ public struct PGCopyEncoder: Sendable {
     private mutating func appendDecimal(_ value: Int64) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        var digits: (UInt64, UInt64) = (0, 0)  // 20 digits at most: a 32-byte scratch on the stack
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 20 digits at most: a 24-byte scratch on the stack
         let count = Swift.withUnsafeMutableBytes(of: &digits) { scratch -> Int in
             var index = 0
             repeat {
