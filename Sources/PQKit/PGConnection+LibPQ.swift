@@ -48,6 +48,8 @@ extension PGConnection {
                 code: .connectionFailed, operation: "connect to \(endpoint)",
                 message: PGRedaction.redact(message, secrets: secrets))
         }
+        // libpq prints NOTICEs (e.g. "drop cascades to ...") on stderr by default; a library must not.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         guard PQsetClientEncoding(conn, "UTF8") == 0 else {
             let message = trimmed(String(cString: PQerrorMessage(conn)))
             finish(state)

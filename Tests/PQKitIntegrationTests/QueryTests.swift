@@ -126,33 +126,33 @@ import Testing
         #expect(error?.code == .closed)
     }
 
-    /// Blocking libpq calls run on the connections' own threads: four 0.5 s sleeps overlap even though the
-    /// cooperative pool has only two threads, and a pool task keeps running meanwhile.
+    /// Blocking libpq calls run on the connections' own threads. Four connections block in the server on an
+    /// advisory lock held by a fifth, which then sees all four waiting: with calls on the cooperative pool (two
+    /// threads here) at most two could block and the observer itself could not run.
     @Test func blockingCallsDoNotOccupyTheCooperativePool() async throws {
-        var connections: [PGConnection] = []
-        for _ in 0..<4 { connections.append(try await connect()) }
+        let holder = try await connect()
+        let key = Int64.random(in: 1...Int64(Int32.max))
+        _ = try await holder.query("SELECT pg_advisory_lock($1)", [.int(key)])
+        var waiters: [PGConnection] = []
+        for _ in 0..<4 { waiters.append(try await connect()) }
         let clock = ContinuousClock()
-        let start = clock.now
-        let ticks = try await withThrowingTaskGroup(of: Int.self) { group in
-            for connection in connections {
-                group.addTask {
-                    _ = try await connection.query("SELECT pg_sleep($1)", [.double(0.5)])
-                    return 0
-                }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for waiter in waiters {
+                group.addTask { _ = try await waiter.query("SELECT pg_advisory_lock_shared($1)", [.int(key)]) }
             }
-            group.addTask {
-                var ticks = 0
-                while clock.now - start < .milliseconds(400) {
-                    try await Task.sleep(for: .milliseconds(10))
-                    ticks += 1
-                }
-                return ticks
+            let deadline = clock.now + .seconds(30)
+            var waiting = 0
+            while waiting < 4, clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                waiting = try await holder.query(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid::int8 = $1",
+                    [.int(key)]
+                ).rows.first?.value(0, as: Int.self) ?? 0
             }
-            return try await group.reduce(0, +)
+            #expect(waiting == 4, "only \(waiting) connections were blocked at once")
+            _ = try await holder.query("SELECT pg_advisory_unlock($1)", [.int(key)])
+            try await group.waitForAll()
         }
-        let elapsed = clock.now - start
-        #expect(elapsed < .milliseconds(1_500), "four 0.5 s queries took \(elapsed)")
-        #expect(ticks >= 10)
-        for connection in connections { await connection.close() }
+        for connection in waiters + [holder] { await connection.close() }
     }
 }

@@ -21,19 +21,14 @@ func withScratchSchema<T>(
     let schema = "pqkit_test_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
     let quoted = try await connection.quoteIdentifier(schema)
     try await connection.execute("CREATE SCHEMA " + quoted)
-    do {
-        let value = try await body(connection, schema, quoted)
-        try await connection.execute("DROP SCHEMA " + quoted + " CASCADE")
-        await connection.close()
-        return value
-    } catch {
-        // The test's connection may be the one that broke: clean up from a fresh one.
-        let cleaner = try await connect()
-        try await cleaner.execute("DROP SCHEMA IF EXISTS " + quoted + " CASCADE")
-        await cleaner.close()
-        await connection.close()
-        throw error
-    }
+    let outcome: Result<T, any Error>
+    do { outcome = .success(try await body(connection, schema, quoted)) } catch { outcome = .failure(error) }
+    await connection.close()
+    // Clean up from a fresh connection: the test's own may be the one it broke on purpose.
+    let cleaner = try await connect()
+    try await cleaner.execute("DROP SCHEMA IF EXISTS " + quoted + " CASCADE")
+    await cleaner.close()
+    return try outcome.get()
 }
 
 func count(_ connection: PGConnection, _ table: String) async throws -> Int {
