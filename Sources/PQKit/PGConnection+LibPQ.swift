@@ -89,7 +89,8 @@ extension PGConnection {
             if let quoted { PQfreemem(quoted) }
             throw PGError(
                 code: .invalidArgument, operation: "quote identifier",
-                message: "cannot quote \(String(reflecting: name).prefix(80)): " + trimmed(String(cString: PQerrorMessage(conn))))
+                message: "cannot quote \(String(reflecting: name).prefix(80)): "
+                    + trimmed(String(cString: PQerrorMessage(conn))))
         }
         defer { PQfreemem(quoted) }
         return String(cString: quoted)
@@ -253,9 +254,10 @@ extension PGConnection {
         case PGRES_COPY_IN:
             return
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            let tag = PQcmdStatus(result).map { String(cString: $0) } ?? "?"
             throw PGError(
                 code: .protocolViolation, operation: "COPY",
-                message: "the statement is not a COPY ... FROM STDIN (server said \(PQcmdStatus(result).map { String(cString: $0) } ?? "?"))")
+                message: "the statement is not a COPY ... FROM STDIN (server said \(tag))")
         case PGRES_COPY_OUT, PGRES_COPY_BOTH:
             var buffer: UnsafeMutablePointer<CChar>?
             while PQgetCopyData(conn, &buffer, 0) > 0 { PQfreemem(buffer) }

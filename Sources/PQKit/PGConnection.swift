@@ -99,6 +99,7 @@ public final class PGConnection: Sendable {
     /// backpressure. If `produce` throws, the COPY is aborted with `PQputCopyEnd(errormsg)` (nothing is stored)
     /// and the producer's error is rethrown; a lost connection throws `PGError` with code `.connectionLost`.
     /// A COPY outside a transaction is atomic by itself; inside `withTransaction` it commits with the transaction.
+    /// Cancelling the calling task aborts the COPY at the next batch boundary (it throws `CancellationError`).
     @discardableResult
     nonisolated(nonsending) public func copyIn(
         _ copyStatement: String, format: PGCopyFormat, _ produce: (PGCopyWriter) async throws -> Void

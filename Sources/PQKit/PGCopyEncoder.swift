@@ -22,7 +22,8 @@ public struct PGCopyEncoder: Sendable {
     private var rowStart = 0
 
     /// `PGCOPY\n\377\r\n\0`, flags 0, header-extension length 0.
-    public static let binaryHeader: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0, 0, 0, 0, 0]
+    public static let binaryHeader: [UInt8] =
+        Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0, 0, 0, 0, 0]
     /// A field count of -1 ends binary COPY data.
     public static let binaryTrailer: [UInt8] = [0xFF, 0xFF]
 
@@ -90,22 +91,34 @@ public struct PGCopyEncoder: Sendable {
 
     public mutating func int2(_ value: Int16) {
         switch format {
-        case .text: separate(); appendDecimal(Int64(value))
-        case .binary: field(length: 2); appendBigEndian(value)
+        case .text:
+            separate()
+            appendDecimal(Int64(value))
+        case .binary:
+            field(length: 2)
+            appendBigEndian(value)
         }
     }
 
     public mutating func int4(_ value: Int32) {
         switch format {
-        case .text: separate(); appendDecimal(Int64(value))
-        case .binary: field(length: 4); appendBigEndian(value)
+        case .text:
+            separate()
+            appendDecimal(Int64(value))
+        case .binary:
+            field(length: 4)
+            appendBigEndian(value)
         }
     }
 
     public mutating func int8(_ value: Int64) {
         switch format {
-        case .text: separate(); appendDecimal(value)
-        case .binary: field(length: 8); appendBigEndian(value)
+        case .text:
+            separate()
+            appendDecimal(value)
+        case .binary:
+            field(length: 8)
+            appendBigEndian(value)
         }
     }
 
@@ -129,8 +142,12 @@ public struct PGCopyEncoder: Sendable {
 
     public mutating func bool(_ value: Bool) {
         switch format {
-        case .text: separate(); bytes.append(value ? UInt8(ascii: "t") : UInt8(ascii: "f"))
-        case .binary: field(length: 1); bytes.append(value ? 1 : 0)
+        case .text:
+            separate()
+            bytes.append(value ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+        case .binary:
+            field(length: 1)
+            bytes.append(value ? 1 : 0)
         }
     }
 

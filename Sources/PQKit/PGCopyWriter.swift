@@ -71,6 +71,8 @@ public final class PGCopyWriter {
     /// Waits for the batch in flight, then sends what is buffered (with the binary trailer when `final`).
     nonisolated(nonsending) func flush(final: Bool) async throws {
         try checkOpen()
+        // A cancelled producer aborts the COPY (nothing stored) instead of committing a prefix of the rows.
+        try Task.checkCancellation()
         if final {
             encoder.finish()
             finished = true

@@ -138,7 +138,7 @@ extension Date: PGTextDecodable {
 extension Array: PGTextDecodable where Element == UInt8 {
     /// `bytea` in its hex output form `\x0a1b`.
     public init?(pgText: String) {
-        let utf8 = Array<UInt8>(pgText.utf8)
+        let utf8 = [UInt8](pgText.utf8)
         guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0
         else { return nil }
         var bytes: [UInt8] = []

@@ -54,7 +54,9 @@ import Testing
     @Test func uniqueViolationCarriesDetail() async throws {
         try await withScratchSchema { connection, _, schema in
             try await connection.execute("CREATE TABLE " + schema + ".u (id int8 PRIMARY KEY, name text)")
-            #expect(try await connection.execute("INSERT INTO " + schema + ".u VALUES ($1, $2), ($3, $4)", [.int(1), .text("a"), .int(2), nil]) == 2)
+            #expect(
+                try await connection.execute(
+                    "INSERT INTO " + schema + ".u VALUES ($1, $2), ($3, $4)", [.int(1), .text("a"), .int(2), nil]) == 2)
             let error = await #expect(throws: PGError.self) {
                 try await connection.execute("INSERT INTO " + schema + ".u VALUES ($1, $2)", [.int(1), .text("again")])
             }
@@ -144,10 +146,11 @@ import Testing
             var waiting = 0
             while waiting < 4, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
-                waiting = try await holder.query(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid::int8 = $1",
-                    [.int(key)]
-                ).rows.first?.value(0, as: Int.self) ?? 0
+                waiting =
+                    try await holder.query(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid::int8 = $1",
+                        [.int(key)]
+                    ).rows.first?.value(0, as: Int.self) ?? 0
             }
             #expect(waiting == 4, "only \(waiting) connections were blocked at once")
             _ = try await holder.query("SELECT pg_advisory_unlock($1)", [.int(key)])

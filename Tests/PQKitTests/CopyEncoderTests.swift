@@ -78,7 +78,8 @@ enum SampleGenerator {
         case .int8: return .int8(Int64(bitPattern: g.next() >> (g.next() % 64)))
         case .float8:
             switch g.next() % 6 {
-            case 0: return .float8([Double.nan, .infinity, -.infinity, 0, -0.0, .leastNonzeroMagnitude][Int(g.next() % 6)])
+            case 0:
+                return .float8([Double.nan, .infinity, -.infinity, 0, -0.0, .leastNonzeroMagnitude][Int(g.next() % 6)])
             case 1: return .float8(Double(bitPattern: g.next()))
             default: return .float8(Double(Int64(bitPattern: g.next()) >> 20) / 1024)
             }
@@ -261,7 +262,8 @@ enum CopyDecoder {
         let bytes = try Self.encode(rows, format)
         let decoded =
             format == .binary
-            ? try CopyDecoder.binary(bytes, kinds: Self.kinds(rows)) : try CopyDecoder.text(bytes, kinds: Self.kinds(rows))
+            ? try CopyDecoder.binary(bytes, kinds: Self.kinds(rows))
+            : try CopyDecoder.text(bytes, kinds: Self.kinds(rows))
         #expect(decoded.count == rows.count)
         for (index, (got, want)) in zip(decoded, rows).enumerated() where got != want {
             Issue.record("row \(index): got \(got), want \(want)")
@@ -318,7 +320,8 @@ enum CopyDecoder {
         var encoder = PGCopyEncoder(format: .text)
         try encoder.beginRow(fieldCount: 1)
         let error = #expect(throws: PGError.self) {
-            try encoder.timestamptz(microsecondsSinceUnixEpoch: Int64(PGCalendar.days(year: 10_000, month: 1, day: 1)) * 86_400_000_000)
+            try encoder.timestamptz(
+                microsecondsSinceUnixEpoch: Int64(PGCalendar.days(year: 10_000, month: 1, day: 1)) * 86_400_000_000)
         }
         #expect(error?.message.contains("outside years 1...9999") == true)
         encoder.null()
@@ -386,6 +389,8 @@ enum CopyDecoder {
         #expect(PGRedaction.uriPassword(in: "postgresql://u:p%40ss@host:5432/db") == "p%40ss")
         #expect(PGRedaction.uriPassword(in: "postgres://u@host/db") == nil)
         #expect(PGRedaction.uriPassword(in: "host=x password=y") == nil)
-        #expect(PGRedaction.redact("bad URI \"postgresql://u:s3cret@[::1\"", secrets: ["s3cret"]) == "bad URI \"postgresql://u:***@[::1\"")
+        #expect(
+            PGRedaction.redact("bad URI \"postgresql://u:s3cret@[::1\"", secrets: ["s3cret"])
+                == "bad URI \"postgresql://u:***@[::1\"")
     }
 }

@@ -72,7 +72,9 @@ let table = quotedSchema + ".episodes"
 try await connection.execute(
     "CREATE TABLE " + table + " (platform text, title_id int8, episode_id int8, no int4, title text, likes int8,"
         + " comments int8, rating float8, published date, snapshot date)")
-let columns = ["platform", "title_id", "episode_id", "no", "title", "likes", "comments", "rating", "published", "snapshot"]
+let columns = [
+    "platform", "title_id", "episode_id", "no", "title", "likes", "comments", "rating", "published", "snapshot",
+]
 
 func ours(_ format: PGCopyFormat) async throws -> Int {
     try await connection.copyIn(table: "episodes", schema: schema, columns: columns, format: format) { writer in
@@ -96,7 +98,9 @@ func ours(_ format: PGCopyFormat) async throws -> Int {
 func psql() throws -> Int {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-    process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "\\copy \(schema).episodes FROM '\(csvPath)' csv"]
+    process.arguments = [
+        url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "\\copy \(schema).episodes FROM '\(csvPath)' csv",
+    ]
     try process.run()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw CocoaError(.fileReadUnknown) }
@@ -118,7 +122,9 @@ for run in 1...runs {
             }
         let elapsed = clock.now - start
         let stored = try await connection.query("SELECT count(*) FROM " + table).rows.first?.value(0, as: Int.self)
-        guard copied == rowCount, stored == rowCount else { fatalError("\(method): copied \(copied), stored \(String(describing: stored))") }
+        guard copied == rowCount, stored == rowCount else {
+            fatalError("\(method): copied \(copied), stored \(String(describing: stored))")
+        }
         let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         seconds[method, default: []].append(value)
         print("run \(run) \(method): \(String(format: "%.3f", value)) s")
@@ -127,7 +133,8 @@ for run in 1...runs {
 
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 let psqlMedian = median(seconds["psql \\copy csv"]!)
 print("\n| method | median s | min s | max s | rows/s (median) | time vs psql |")
@@ -135,9 +142,10 @@ print("|---|---|---|---|---|---|")
 for method in methods {
     let values = seconds[method]!
     let m = median(values)
-    print(String(
-        format: "| %@ | %.3f | %.3f | %.3f | %.0f | %.2fx |", method, m, values.min()!, values.max()!,
-        Double(rowCount) / m, m / psqlMedian))
+    print(
+        String(
+            format: "| %@ | %.3f | %.3f | %.3f | %.0f | %.2fx |", method, m, values.min()!, values.max()!,
+            Double(rowCount) / m, m / psqlMedian))
 }
 print("CSV: \(csvPath), \(csv.count) bytes, \(rowCount) rows, \(runs) runs")
 try await connection.execute("DROP SCHEMA " + quotedSchema + " CASCADE")
