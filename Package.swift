@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "CompressionKit", dependencies: ["CSnappy", "CZstd"]),
         .target(name: "NNGKit", dependencies: ["CNNG"]),
         .target(name: "CurlKit", dependencies: ["CCurl"]),
-        .target(name: "PQKit", dependencies: ["CLibPQ"]),
+        .target(name: "PQKit", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
 
         // Columnar storage.
         .target(name: "ParquetKit", dependencies: ["CompressionKit"]),
@@ -77,7 +77,8 @@ let package = Package(
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
-        .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
+        .testTarget(
+            name: "PQKitIntegrationTests", dependencies: ["PQKit", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 

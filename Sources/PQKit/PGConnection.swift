@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Logging
 
 /// A PostgreSQL connection over libpq. It owns a dedicated thread on which every libpq call for it runs, so callers
 /// `await` and nothing blocks Swift's cooperative pool. Calls are executed one at a time, in submission order.
@@ -12,10 +13,14 @@ public final class PGConnection: Sendable {
     let thread: PGConnectionThread
     /// `host:port/database` of the server, never credentials: safe to log.
     public let endpoint: String
+    let logger: Logger
 
-    private init(thread: PGConnectionThread, endpoint: String) {
+    private init(thread: PGConnectionThread, endpoint: String, logger: Logger) {
         self.thread = thread
         self.endpoint = endpoint
+        var logger = logger
+        logger[metadataKey: "pq.endpoint"] = "\(endpoint)"
+        self.logger = logger
     }
 
     deinit {
@@ -23,15 +28,22 @@ public final class PGConnection: Sendable {
     }
 
     /// Connects with a URL (`postgresql://user@host:port/db?...`) or a keyword/value conninfo string.
-    public static func connect(_ urlOrConninfo: String) async throws -> PGConnection {
+    /// `logger` receives debug events (connect, COPY totals, close); by default nothing is logged.
+    public static func connect(
+        _ urlOrConninfo: String,
+        logger: Logger = Logger(label: "PQKit", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) async throws -> PGConnection {
         let thread = PGConnectionThread(name: "pq")
         do {
             let endpoint = try await thread.run(operation: "connect") { state throws(PGError) in
                 try open(state, urlOrConninfo)
             }
-            return PGConnection(thread: thread, endpoint: endpoint)
+            let connection = PGConnection(thread: thread, endpoint: endpoint, logger: logger)
+            connection.logger.debug("connected")
+            return connection
         } catch {
             thread.stop { state in finish(state) }
+            logger.debug("connect failed", metadata: ["error": "\(error)"])
             throw error
         }
     }
@@ -108,6 +120,7 @@ public final class PGConnection: Sendable {
             try Self.beginCopy(Self.live(state, "COPY"), copyStatement)
         }
         let writer = PGCopyWriter(connection: self, format: format)
+        let start = ContinuousClock.now
         do {
             try await produce(writer)
             try await writer.flush(final: true)
@@ -117,11 +130,21 @@ public final class PGConnection: Sendable {
             _ = try? await thread.run(operation: "COPY abort") { state throws(PGError) in
                 Self.abortCopy(state.conn, reason: reason)
             }
+            logger.debug(
+                "COPY aborted, nothing stored",
+                metadata: ["rows.written": "\(writer.rowsWritten)", "error": "\(sendFailure ?? error)"])
             throw sendFailure ?? error
         }
-        return try await thread.run(operation: "COPY") { state throws(PGError) in
+        let rows = try await thread.run(operation: "COPY") { state throws(PGError) in
             try Self.endCopy(Self.live(state, "COPY"))
         }
+        logger.debug(
+            "COPY done",
+            metadata: [
+                "rows": "\(rows)", "bytes": "\(writer.bytesSent)", "format": "\(format.rawValue)",
+                "duration": "\(ContinuousClock.now - start)",
+            ])
+        return rows
     }
 
     /// `copyIn` for a table named at run time: the statement is built with `quoteIdentifier` for the schema,
@@ -145,6 +168,7 @@ public final class PGConnection: Sendable {
 
     /// Closes the connection after the calls already queued; later calls throw `.closed`.
     public func close() async {
+        logger.debug("closing")
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let accepted = thread.stop { state in
                 Self.finish(state)

@@ -15,6 +15,8 @@ public final class PGCopyWriter {
     private var finished = false
     /// Rows accepted by this writer so far (the server's count is what `copyIn` returns).
     public private(set) var rowsWritten = 0
+    /// Encoded bytes handed to the connection thread so far.
+    public private(set) var bytesSent = 0
 
     init(connection: PGConnection, format: PGCopyFormat) {
         self.connection = connection
@@ -79,6 +81,7 @@ public final class PGCopyWriter {
         }
         try await waitForInFlight()
         let batch = encoder.takeBytes()
+        bytesSent += batch.count
         if !batch.isEmpty {
             let completion = PGCompletion()
             connection.sendCopyData(batch, completion: completion)
