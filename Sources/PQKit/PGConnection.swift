@@ -9,6 +9,10 @@ import Logging
 /// that must be dynamic (a COPY target table) go through `quoteIdentifier`, which uses `PQescapeIdentifier`.
 /// Every connection runs with `client_encoding=UTF8`, `DateStyle=ISO, MDY` and `TimeZone=UTC`, which the text
 /// decoders rely on.
+///
+/// A connection is one PostgreSQL session: calls from several tasks are serialised, but a transaction or COPY spans
+/// several calls, so give each concurrent task its own connection (another task's query would otherwise run inside
+/// your transaction, or fail in the middle of your COPY).
 public final class PGConnection: Sendable {
     let thread: PGConnectionThread
     /// `host:port/database` of the server, never credentials: safe to log.

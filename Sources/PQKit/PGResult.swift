@@ -6,7 +6,8 @@ public struct PGColumn: Hashable, Sendable {
     public let typeOID: UInt32
 }
 
-/// A completed command's rows (values in PostgreSQL's text format) and its command tag.
+/// A completed command's rows (values in PostgreSQL's text format) and its command tag. The whole result is copied
+/// out of libpq into memory: page large reads with LIMIT or keyset conditions.
 public struct PGResult: Sendable {
     public let columns: [PGColumn]
     public let rows: [PGRow]

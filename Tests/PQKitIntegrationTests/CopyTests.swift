@@ -316,7 +316,7 @@ struct Checksums: Equatable, CustomStringConvertible {
     }
 
     @Test func copyInRefusesStatementsThatAreNotCopyFromStdin() async throws {
-        try await withScratchSchema { connection, _, schema in
+        try await withScratchSchema { connection, name, schema in
             let table = schema + ".c"
             try await connection.execute("CREATE TABLE " + table + " (id int8)")
             let notCopy = await #expect(throws: PGError.self) {
@@ -333,7 +333,7 @@ struct Checksums: Equatable, CustomStringConvertible {
             await #expect(throws: Undo.self) {
                 try await connection.withTransaction { tx in
                     let rows = try await tx.copyIn(
-                        table: "c", schema: schema.trimmingCharacters(in: ["\""]), columns: ["id"], format: .text
+                        table: "c", schema: name, columns: ["id"], format: .text
                     ) { writer in
                         for id in 2...1000 as ClosedRange<Int64> { try await writer.writeRow([.int(id)]) }
                     }
