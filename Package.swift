@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "NNGKit", dependencies: ["CNNG"]),
         .target(name: "CurlKit", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
         .target(name: "PQKit", dependencies: ["CLibPQ"]),
+        .target(name: "CurlKit", dependencies: ["CCurl"]),
+        .target(name: "PQKit", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
 
         // Columnar storage.
         .target(name: "ParquetKit", dependencies: ["CompressionKit"]),
@@ -86,6 +88,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "NNGKitTests", dependencies: ["NNGKit"]),
+        .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
+        .testTarget(
+            name: "PQKitIntegrationTests", dependencies: ["PQKit", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 
