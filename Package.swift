@@ -61,6 +61,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -76,6 +77,15 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        .testTarget(
+            name: "WebtoonSimulatorTests",
+            dependencies: [
+                "WebtoonSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ]
 )
 
