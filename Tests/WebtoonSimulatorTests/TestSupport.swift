@@ -190,24 +190,25 @@ func unwrapJSONP(_ bytes: [UInt8]) throws -> [UInt8] {
 /// Differences between the shape of `served` and of `fixture`: missing keys, unexpected keys (beyond `extras`) and
 /// type mismatches, recursively through objects and the first element of arrays. `null` is accepted where the
 /// fixture has an object (optional sub-objects such as `latestReadArticle`).
-func shapeDifferences(served: JSONValue, fixture: JSONValue, path: String = "$", extras: Set<String> = [])
-    -> [String]
-{
+/// With `trimmed`, the fixture is a documented subset (e.g. a trimmed capture) and extra keys are fine.
+func shapeDifferences(served: JSONValue, fixture: JSONValue, path: String = "$", extras: Set<String> = [],
+                      trimmed: Bool = false) -> [String] {
     switch (served, fixture) {
     case (.object(let s), .object(let f)):
         var problems: [String] = []
         let fixtureKeys = Set(f.keys).subtracting(["_synthetic"])
         for missing in fixtureKeys.subtracting(s.keys).sorted() { problems.append("\(path).\(missing) missing") }
-        for extra in Set(s.keys).subtracting(fixtureKeys).sorted() where !extras.contains(extra) {
+        for extra in Set(s.keys).subtracting(fixtureKeys).sorted() where !trimmed && !extras.contains(extra) {
             problems.append("\(path).\(extra) unexpected")
         }
         for key in fixtureKeys.intersection(s.keys).sorted() {
-            problems += shapeDifferences(served: s[key]!, fixture: f[key]!, path: "\(path).\(key)", extras: extras)
+            problems += shapeDifferences(served: s[key]!, fixture: f[key]!, path: "\(path).\(key)", extras: extras,
+                                         trimmed: trimmed)
         }
         return problems
     case (.array(let s), .array(let f)):
         guard let first = s.first, let model = f.first else { return [] }
-        return shapeDifferences(served: first, fixture: model, path: "\(path)[0]", extras: extras)
+        return shapeDifferences(served: first, fixture: model, path: "\(path)[0]", extras: extras, trimmed: trimmed)
     case (.null, .object):
         return []
     default:
