@@ -78,6 +78,12 @@ final class SimSnapshot: Sendable {
         SimResponse(status: 200, bytes: bytes, endpoint: endpoint, platform: platform)
     }
 
+    /// The `order` parameter, with unknown values treated as the default `view`.
+    private static func naverOrder(_ request: SimRequest) -> String {
+        let order = request.query["order"] ?? "view"
+        return ["view", "user", "UPDATE", "STAR_SCORE"].contains(order) ? order : "view"
+    }
+
     /// Titles sorted for an `order` value: `view` (default), `user`, `UPDATE`, `STAR_SCORE`.
     private func naverSorted(_ titles: [SimTitle], order: String) -> [SimTitle] {
         switch order {
@@ -117,8 +123,11 @@ final class SimSnapshot: Sendable {
     }
 
     private func naverWeekday(_ request: SimRequest) -> SimResponse {
-        let order = request.query["order"] ?? "view"
-        let week = request.query["week"]
+        let order = Self.naverOrder(request)
+        // Only known `week` values are cached, so arbitrary query strings cannot grow the cache.
+        let week = request.query["week"].flatMap {
+            $0 == "dailyPlus" || Weekday.kakaoPlacements.contains($0) ? $0 : "unknown"
+        }
         let body = cached("naver.weekday|\(order)|\(week ?? "")") {
             let weekly = catalog.naver.filter { !$0.completed }
             var w = JSONWriter(capacity: 1 << 16)
@@ -173,13 +182,13 @@ final class SimSnapshot: Sendable {
     }
 
     private func naverFinished(_ request: SimRequest) -> SimResponse {
-        let order = request.query["order"] ?? "view"
+        let order = Self.naverOrder(request)
         let finished = catalog.naver.count(where: \.completed)
         let totalPages = max(1, (finished + naverFinishedPageSize - 1) / naverFinishedPageSize)
         let rawPage = request.int("page") ?? 1
         // A page past the end answers the last page again, as the real site does.
         let page = min(max(rawPage, 1), totalPages)
-        let body = cached("naver.finished|\(order)|\(page)|\(rawPage)") {
+        let build = { [self] () -> [UInt8] in
             let sorted = naverSorted(catalog.naver.filter(\.completed), order: order)
             let slice = sorted[min(sorted.count, (page - 1) * naverFinishedPageSize)..<min(
                 sorted.count, page * naverFinishedPageSize)]
@@ -191,6 +200,8 @@ final class SimSnapshot: Sendable {
             }
             return w.bytes
         }
+        // Out-of-range pages echo `rawPage`, so they are built each time rather than cached under arbitrary keys.
+        let body = rawPage == page ? cached("naver.finished|\(order)|\(page)", build) : ByteBuffer(bytes: build())
         return SimResponse(status: 200, body: body, endpoint: "naver.titlelist.finished", platform: .naver)
     }
 
@@ -630,6 +641,9 @@ final class SimSnapshot: Sendable {
                 w.field("titleImageA", t.thumbnailUrl.replacing("/c1/", with: "/ta/"))
                 w.field("titleImageB", t.thumbnailUrl.replacing("/c1/", with: "/tb/"))
                 w.field("lookThroughImage", t.thumbnailUrl.replacing("/c1/", with: "/lt/"))
+                w.array("lookThroughImages") { w in
+                    for i in 1...3 { w.string(t.thumbnailUrl.replacing("/c1/", with: "/lt\(i)/")) }
+                }
                 w.field("serialStartDateTime", t.schedule.date(ofEpisode: 0).kakaoDateTime)
             }
             w.object("sorting") { w in

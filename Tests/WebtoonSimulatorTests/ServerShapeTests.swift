@@ -8,7 +8,7 @@ import Testing
     static let documentedExtras: Set<String> = [
         "meta",  // Kakao success envelope {data, meta}
         "sorting", "genreFilters",  // Kakao cards (ranking.gg notes)
-        "titleImageA", "titleImageB", "lookThroughImage",  // Kakao card images
+        "titleImageA", "titleImageB", "lookThroughImage", "lookThroughImages",  // Kakao card images
         "status", "thumbnailImage",  // Kakao decorator
         "readable",  // Kakao episode `readable?`
         "last",  // Kakao comments meta.pagination
