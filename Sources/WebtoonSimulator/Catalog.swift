@@ -286,7 +286,8 @@ final class SimCatalog: Sendable {
             author: author, weekdays: completed ? [] : days, completed: completed, adult: restricted,
             dailyPass: dailyPass, ageType: ageType, tags: tags, keywords: [],
             genres: Array(Set(tags.map(\.tagName))).sorted(),
-            thumbnailUrl: "https://image-comic.pstatic.net/webtoon/\(id)/thumbnail/thumbnail_IMAG21_\(hex(r.next())).jpg",
+            thumbnailUrl:
+                "https://image-comic.pstatic.net/webtoon/\(id)/thumbnail/thumbnail_IMAG21_\(hex(r.next())).jpg",
             schedule: schedule, starHundredths: r.int(in: 850...999), popularity: r.int(in: 1...50),
             viewKey: r.next(), waitForFree: r.chance(0.2), synopsis: makeSynopsis(&r, name: name),
             seasonBreak: episodes >= 20 && r.chance(0.25) ? r.int(in: 5...(episodes - 5)) : nil,
@@ -365,7 +366,8 @@ final class SimCatalog: Sendable {
 
     private static func makePerson(_ r: inout SimRandom, id: Int64, role: String) -> SimAuthor {
         if r.chance(0.15) { return SimAuthor(id: id, name: r.pick(penNames), role: role) }
-        return SimAuthor(id: id, name: r.pick(familyNames) + r.pick(givenSyllables) + r.pick(givenSyllables), role: role)
+        let name = r.pick(familyNames) + r.pick(givenSyllables) + r.pick(givenSyllables)
+        return SimAuthor(id: id, name: name, role: role)
     }
 
     private static func makeSynopsis(_ r: inout SimRandom, name: String) -> String {

@@ -392,9 +392,11 @@ final class SimSnapshot: Sendable {
     private func naverCbox(_ request: SimRequest) -> SimResponse {
         let endpoint = "naver.cbox"
         let callback = request.query["_callback"].flatMap { $0.isEmpty ? nil : $0 } ?? "_callback"
-        guard callback.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0)
-            || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
-        else { return naverError(400, "invalid _callback", endpoint: endpoint) }
+        let callbackIsSafe = callback.utf8.allSatisfy {
+            $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0)
+                || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+        }
+        guard callbackIsSafe else { return naverError(400, "invalid _callback", endpoint: endpoint) }
         guard let referer = request.headers["referer"], referer.contains("naver.com") else {
             return naverError(403, "a comic.naver.com Referer is required", endpoint: endpoint)
         }
@@ -459,9 +461,8 @@ final class SimSnapshot: Sendable {
         // pageId = webtoon_{titleId}_{no}
         let parts = (request.query["pageId"] ?? "").split(separator: "_")
         let e: SimEpisode
-        switch naverEpisode(titleId: parts.count == 3 ? Int64(parts[1]) : nil, no: parts.count == 3 ? Int(parts[2]) : nil,
-                            endpoint: endpoint)
-        {
+        let titleId = parts.count == 3 ? Int64(parts[1]) : nil
+        switch naverEpisode(titleId: titleId, no: parts.count == 3 ? Int(parts[2]) : nil, endpoint: endpoint) {
         case .success(let pair): e = pair.1
         case .failure(let box): return box.response
         }
@@ -574,7 +575,9 @@ final class SimSnapshot: Sendable {
         if placement == "timetable_completed" {
             titles = catalog.kakao.filter(\.completed)
             sectionTitle = "완결"
-        } else if placement.hasPrefix("timetable_"), let d = Weekday.kakaoPlacements.firstIndex(of: String(placement.dropFirst(10))) {
+        } else if placement.hasPrefix("timetable_"),
+            let d = Weekday.kakaoPlacements.firstIndex(of: String(placement.dropFirst(10)))
+        {
             titles = catalog.kakao.filter { $0.weekdays.contains(d) }
             sectionTitle = Weekday.korean[d]
         } else {
@@ -588,7 +591,8 @@ final class SimSnapshot: Sendable {
             w.object { w in
                 w.array("data") { w in
                     w.object { w in
-                        w.field("id", placement == "timetable_completed" ? 8 : 1 + (Weekday.korean.firstIndex(of: sectionTitle) ?? 0))
+                        let dayIndex = Weekday.korean.firstIndex(of: sectionTitle) ?? 0
+                        w.field("id", placement == "timetable_completed" ? 8 : 1 + dayIndex)
                         w.field("title", sectionTitle)
                         w.field("module", "WEEKDAYS")
                         w.field("placement", placement)
@@ -806,7 +810,8 @@ final class SimSnapshot: Sendable {
     private func kakaoPopularity(episodeId: Int64?, _ request: SimRequest) -> SimResponse {
         let endpoint = "kakao.popularity"
         let e: SimEpisode
-        switch kakaoEpisode(episodeId, contentId: request.query["contentId"].flatMap { Int64($0) }, endpoint: endpoint) {
+        let contentId = request.query["contentId"].flatMap { Int64($0) }
+        switch kakaoEpisode(episodeId, contentId: contentId, endpoint: endpoint) {
         case .success(let episode): e = episode
         case .failure(let box): return box.response
         }

@@ -67,7 +67,8 @@ final class SimulatorCore: Sendable {
             }
         case .tooManyRequests:
             if kakao {
-                result.response = snapshot.kakaoError(429, "TOO_MANY_REQUESTS", "injected 429", endpoint: response.endpoint)
+                result.response = snapshot.kakaoError(
+                    429, "TOO_MANY_REQUESTS", "injected 429", endpoint: response.endpoint)
             } else {
                 result.response.status = 429
                 result.response.body = ByteBuffer(string: "{\"status\":429,\"message\":\"Too Many Requests\"}")
@@ -78,10 +79,10 @@ final class SimulatorCore: Sendable {
             let half = body.readableBytes / 2
             body.moveWriterIndex(to: body.readerIndex + half)
             body.writeString("<!-- upstream error -->")
-            result.response.status = 200
             result.response.body = body
         case .kakaoBurst403:
-            result.response = snapshot.kakaoError(403, "FORBIDDEN", "request rate exceeded", endpoint: response.endpoint)
+            result.response = snapshot.kakaoError(
+                403, "FORBIDDEN", "request rate exceeded", endpoint: response.endpoint)
         }
         result.response.endpoint = response.endpoint
         result.response.platform = response.platform

@@ -69,7 +69,8 @@ import Testing
             _ = try await PlatformSimulator.start(configuration: .init(date: "2026-11-31"))
         }
         await #expect(throws: SimulatorError.self) {
-            _ = try await PlatformSimulator.start(configuration: .init(faults: .init(resetRate: 0.6, malformedRate: 0.6)))
+            let faults = SimulatorFaults(resetRate: 0.6, malformedRate: 0.6)
+            _ = try await PlatformSimulator.start(configuration: .init(faults: faults))
         }
     }
 }

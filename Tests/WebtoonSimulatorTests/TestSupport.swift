@@ -49,7 +49,9 @@ struct TestConnection {
 
     private final class Box {
         var iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
-        init(_ iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator) { self.iterator = iterator }
+        init(_ iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator) {
+            self.iterator = iterator
+        }
     }
 
     static func with<R>(port: Int, _ body: (TestConnection) async throws -> R) async throws -> R {
