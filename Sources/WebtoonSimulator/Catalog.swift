@@ -220,7 +220,8 @@ final class SimCatalog: Sendable {
 
     /// Naver: the episode index for article `no`, if that article exists (published or not).
     func naverIndex(of title: SimTitle, no: Int) -> Int? {
-        guard no >= 1 else { return nil }
+        // No title has a million articles; the bound also keeps the arithmetic below far from overflow.
+        guard (1...1_000_000).contains(no) else { return nil }
         var k = no - 1 - title.gaps.count
         while k <= no - 1 {
             if k >= 0, k + 1 + title.gaps.count(where: { $0 <= k }) == no { return k }

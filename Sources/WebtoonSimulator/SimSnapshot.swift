@@ -729,13 +729,15 @@ final class SimSnapshot: Sendable {
         }
         let total = t.schedule.count(on: day)
         let clampedLimit = min(limit, Self.kakaoMaxLimit)
-        let positions = min(offset, total)..<min(total, offset + clampedLimit)
+        // Compare before adding, so a huge offset cannot overflow.
+        let start = min(offset, total)
+        let positions = start..<(total - start > clampedLimit ? start + clampedLimit : total)
         var w = JSONWriter(capacity: 512 + positions.count * 420)
         w.object { w in
             w.object("meta") { w in
                 w.object("pagination") { w in
                     w.field("totalCount", total)
-                    w.field("last", offset + clampedLimit >= total)
+                    w.field("last", positions.upperBound >= total)
                 }
             }
             w.object("data") { w in
@@ -799,7 +801,8 @@ final class SimSnapshot: Sendable {
             w.object("meta") { w in
                 w.object("pagination") { w in
                     w.field("totalCount", e.comments)
-                    w.field("last", Int64(offset + limit) >= e.comments)
+                    let (end, overflow) = offset.addingReportingOverflow(limit)
+                    w.field("last", overflow || Int64(end) >= e.comments)
                 }
             }
             w.array("data") { _ in }
