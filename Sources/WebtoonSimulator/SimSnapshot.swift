@@ -12,12 +12,31 @@ final class SimSnapshot: Sendable {
         self.day = day
     }
 
+    /// How many list bodies are cached (for tests).
+    var cachedBodyCount: Int { cache.withLock { $0.count } }
+
     /// Builds a body once per key; concurrent first requests may both build it, which is harmless.
     func cached(_ key: String, _ build: () -> [UInt8]) -> ByteBuffer {
         if let hit = cache.withLock({ $0[key] }) { return hit }
         let buffer = ByteBuffer(bytes: build())
         cache.withLock { $0[key] = buffer }
         return buffer
+    }
+
+    /// Builds the cached list bodies a crawl asks for first (weekday lists, finished pages, timetables), so that the
+    /// first crawl request does not pay for the multi-megabyte Kakao completed list on an event loop.
+    func prewarm() {
+        let kakao = ["accept-language": "ko"]
+        _ = respond(to: SimRequest(path: "/api/webtoon/titlelist/weekday", query: ["order": "view"]))
+        let finished = catalog.naver.count(where: \.completed)
+        for page in 1...max(1, (finished + naverFinishedPageSize - 1) / naverFinishedPageSize) {
+            _ = respond(to: SimRequest(path: "/api/webtoon/titlelist/finished",
+                                       query: ["order": "view", "page": String(page)]))
+        }
+        for placement in Weekday.kakaoPlacements + ["completed"] {
+            _ = respond(to: SimRequest(path: "/section/v2/timetables/days",
+                                       query: ["placement": "timetable_\(placement)"], headers: kakao))
+        }
     }
 
     /// Routes a platform request. Returns nil for a path neither platform serves.

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The shared, thread-safe state behind the HTTP handlers: the current day's snapshot, fault planner and counters.
@@ -26,7 +27,16 @@ final class SimulatorCore: Sendable {
         var changed = configuration
         changed.date = date
         let day = try changed.validatedDay()
-        snapshotBox.withLock { $0 = SimSnapshot(catalog: catalog, day: day) }
+        let snapshot = SimSnapshot(catalog: catalog, day: day)
+        snapshotBox.withLock { $0 = snapshot }
+        Self.prewarmInBackground(snapshot)
+    }
+
+    /// Fills the list caches on NIO's thread pool; a request that comes first simply builds its body itself.
+    static func prewarmInBackground(_ snapshot: SimSnapshot) {
+        NIOThreadPool.singleton.submit { state in
+            if state == .active { snapshot.prewarm() }
+        }
     }
 
     func stats() -> SimulatorStats { statsBox.withLock { $0 } }

@@ -27,6 +27,26 @@ import Testing
             .status == 400)
     }
 
+    @Test func prewarmingCachesTheListBodiesWithoutChangingThem() {
+        let catalog = SimCatalog(seed: 8, scale: .small)
+        let day = CalendarDay(iso: "2026-11-29")!
+        let warm = SimSnapshot(catalog: catalog, day: day)
+        warm.prewarm()
+        let finishedPages = (catalog.naver.count(where: \.completed) + warm.naverFinishedPageSize - 1)
+            / warm.naverFinishedPageSize
+        #expect(warm.cachedBodyCount == 1 + finishedPages + 8)
+        let cold = SimSnapshot(catalog: catalog, day: day)
+        let kakao = ["accept-language": "ko"]
+        for request in [
+            SimRequest(path: "/api/webtoon/titlelist/weekday", query: ["order": "view"]),
+            SimRequest(path: "/api/webtoon/titlelist/finished", query: ["order": "view", "page": "2"]),
+            SimRequest(path: "/section/v2/timetables/days", query: ["placement": "timetable_completed"], headers: kakao),
+        ] {
+            #expect(warm.respond(to: request) == cold.respond(to: request))
+        }
+        #expect(warm.cachedBodyCount == 1 + finishedPages + 8)
+    }
+
     @Test func malformedParametersGetClearErrorsNotCrashes() {
         var random = SplitMix64(seed: 21)
         let paths = [
