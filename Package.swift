@@ -63,6 +63,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -91,6 +92,16 @@ let package = Package(
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
         .testTarget(
             name: "PQKitIntegrationTests", dependencies: ["PQKit", .product(name: "Logging", package: "swift-log")]),
+            name: "WebtoonSimulatorTests",
+            dependencies: [
+                "WebtoonSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )
 
