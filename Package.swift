@@ -38,8 +38,6 @@ let package = Package(
         .target(name: "CompressionKit", dependencies: ["CSnappy", "CZstd"]),
         .target(name: "NNGKit", dependencies: ["CNNG"]),
         .target(name: "CurlKit", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "PQKit", dependencies: ["CLibPQ"]),
-        .target(name: "CurlKit", dependencies: ["CCurl"]),
         .target(name: "PQKit", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
 
         // Columnar storage.
@@ -92,6 +90,7 @@ let package = Package(
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
         .testTarget(
             name: "PQKitIntegrationTests", dependencies: ["PQKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
             name: "WebtoonSimulatorTests",
             dependencies: [
                 "WebtoonSimulator",
