@@ -1,10 +1,48 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, starts the private PostgreSQL, builds and runs every test.
-# Extra arguments go to `swift test` (for example: cluster/test.sh --filter ParquetKitTests).
-set -euo pipefail
+# The test command: installs what is missing, starts the private PostgreSQL, builds, and runs every test target.
+#
+#   cluster/test.sh                      # everything
+#   cluster/test.sh ParquetKitTests      # only the named test targets
+#
+# Test targets run one after another (the tests inside a target run in parallel): a CPU-heavy target such as the
+# million-row COPY would otherwise starve the latency-sensitive ones on this 2-core machine.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=setup.sh
-source cluster/setup.sh
-swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Copying|Build)' || true; }
-# Swift Testing only: XCTest's "Executed 0 tests" line would hide the real totals.
-swift test --skip-build --disable-xctest "$@"
+source cluster/setup.sh || exit 1
+swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Copying|Build)' || true; } \
+    || { echo "test: the build failed"; echo "test: 0 passed, 1 failed"; exit 1; }
+
+if [ $# -gt 0 ]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(ls Tests)
+fi
+passed=0
+failed=0
+failed_targets=()
+for target in "${targets[@]}"; do
+    echo "== $target"
+    log="$(mktemp)"
+    # Swift Testing only: XCTest's "Executed 0 tests" line would hide the real totals.
+    status=0
+    swift test --skip-build --disable-xctest --filter "^${target}\." 2>&1 | tee "$log" \
+        | { grep -E '^(✘|✔ Test run|error|fatal|Fatal)' || true; } || status=$?
+    total=$(sed -nE 's/^[✔✘] Test run with ([0-9]+) tests?.*/\1/p' "$log" | tail -n 1)
+    n_fail=$(grep -E '^✘ Test .* failed after' "$log" | grep -vc '^✘ Test run' || true)
+    rm -f "$log"
+    n_pass=$(( ${total:-0} - n_fail ))
+    passed=$((passed + n_pass))
+    failed=$((failed + n_fail))
+    if [ "$status" != 0 ] || [ "$n_fail" != 0 ]; then
+        failed_targets+=("$target")
+        [ "$n_fail" != 0 ] || failed=$((failed + 1))
+    elif [ "$n_pass" = 0 ]; then
+        echo "test: $target ran no test" >&2
+        failed_targets+=("$target")
+        failed=$((failed + 1))
+    fi
+done
+[ ${#failed_targets[@]} = 0 ] || echo "test: failing targets: ${failed_targets[*]}"
+echo "test: $passed passed, $failed failed"
+[ "$failed" = 0 ]
