@@ -50,7 +50,10 @@ struct ChunkEncoder {
 
     private mutating func run(_ values: ColumnValues) throws -> EncodedChunk {
         let n = values.count
-        let validity = values.validity
+        // Definition levels are written exactly for OPTIONAL columns: a required column never carries a mask
+        // (the writer has checked it holds no null), an optional one always does.
+        let validity: [Bool]? =
+            column.nullable ? (values.validity ?? Array(repeating: true, count: n)) : nil
         var stats = StatisticsMeta(nullCount: Int64(values.nullCount))
         var dataPageOffset = 0
         var hasDictionary = false

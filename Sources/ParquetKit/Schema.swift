@@ -86,6 +86,44 @@ public struct ParquetSchema: Sendable, Hashable {
         return elements
     }
 
+    /// Maps one leaf to our type from its physical, logical and (legacy) converted type.
+    static func columnType(_ e: SchemaElement) throws -> ParquetType {
+        func unsupported() -> ParquetError {
+            ParquetError.unsupported(
+                "column \"\(e.name)\": physical type \(e.type ?? -1), logical type \(e.logicalType.map { "\($0)" } ?? "none"), converted type \(e.convertedType.map { "\($0)" } ?? "none")")
+        }
+        // Converted types INT_8…INT_64 (15…18) are signed integers; UINT_8…UINT_64 (11…14) are not read.
+        let signedConverted = e.convertedType.map { (15...18).contains($0) } ?? true
+        switch e.type {
+        case PhysicalType.boolean?:
+            return .boolean
+        case PhysicalType.int32?:
+            switch e.logicalType {
+            case .date?: return .date
+            case .integer(_, true)?: return .int32
+            case nil:
+                if e.convertedType == ConvertedType.date { return .date }
+                if signedConverted { return .int32 }
+            default: break
+            }
+        case PhysicalType.int64?:
+            switch e.logicalType {
+            case .timestamp(_, 2)?: return .timestamp
+            case .integer(_, true)?: return .int64
+            case nil:
+                if e.convertedType == ConvertedType.timestampMicros { return .timestamp }
+                if signedConverted { return .int64 }
+            default: break
+            }
+        case PhysicalType.double?:
+            return .double
+        case PhysicalType.byteArray?:
+            if e.logicalType == .string || (e.logicalType == nil && e.convertedType == ConvertedType.utf8) { return .string }
+        default: break
+        }
+        throw unsupported()
+    }
+
     /// Maps a file's schema elements to our types, rejecting nesting and types we do not read.
     static func from(_ elements: [SchemaElement]) throws -> ParquetSchema {
         guard let root = elements.first else { throw ParquetError.corrupt("the schema is empty") }
@@ -102,24 +140,7 @@ public struct ParquetSchema: Sendable, Hashable {
             guard repetition == 0 || repetition == 1 else {
                 throw ParquetError.unsupported("repeated column \"\(e.name)\"")
             }
-            let type: ParquetType
-            switch (e.type!, e.logicalType, e.convertedType) {
-            case (PhysicalType.boolean, _, _): type = .boolean
-            case (PhysicalType.int32, .date?, _), (PhysicalType.int32, nil, ConvertedType.date?): type = .date
-            case (PhysicalType.int32, .integer(_, false)?, _):
-                throw ParquetError.unsupported("unsigned integer column \"\(e.name)\"")
-            case (PhysicalType.int32, nil, _), (PhysicalType.int32, .integer?, _): type = .int32
-            case (PhysicalType.int64, .timestamp(_, 2)?, _), (PhysicalType.int64, nil, ConvertedType.timestampMicros?):
-                type = .timestamp
-            case (PhysicalType.int64, .integer(_, false)?, _):
-                throw ParquetError.unsupported("unsigned integer column \"\(e.name)\"")
-            case (PhysicalType.int64, nil, nil), (PhysicalType.int64, .integer?, _): type = .int64
-            case (PhysicalType.double, _, _): type = .double
-            case (PhysicalType.byteArray, .string?, _), (PhysicalType.byteArray, nil, ConvertedType.utf8?): type = .string
-            default:
-                throw ParquetError.unsupported(
-                    "column \"\(e.name)\": physical type \(e.type!) with logical type \(String(describing: e.logicalType)) / converted type \(String(describing: e.convertedType))")
-            }
+            let type = try Self.columnType(e)
             columns.append(ParquetColumn(e.name, type, nullable: repetition == 1))
         }
         do { return try ParquetSchema(columns) } catch let error as ParquetError {
