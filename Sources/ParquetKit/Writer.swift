@@ -169,6 +169,9 @@ public final class ParquetWriter {
         try guarded { try encoder.start(output.write) }
     }
 
+    /// Bytes written to the file so far (row groups still buffered in memory are not counted).
+    public var bytesWritten: Int { output.bytesWritten }
+
     /// Rows accepted so far (written or buffered).
     public var rowCount: Int { encoder.totalRows + encoder.pendingRows }
 
