@@ -295,6 +295,9 @@ struct ChunkDecoder {
         case .string:
             guard let d = dictBytes else { throw ParquetError.corrupt("dictionary-encoded page without a dictionary") }
             try check(d.count)
+            var total = 0
+            for i in indices { total += d.offsets[Int(i) + 1] - d.offsets[Int(i)] }
+            strings.reserveCapacity(values: strings.count + indices.count, bytes: strings.bytes.count + total)
             d.bytes.withUnsafeBytes { raw in
                 for i in indices {
                     let e = Int(i)
