@@ -2,6 +2,9 @@
 /// Every count and length is checked against the bytes that remain and the limits before use.
 struct ChunkDecoder {
     let column: ParquetColumn
+    let layout: LeafLayout
+    /// The type of the stored values (a list's element type).
+    let valueType: ParquetType
     let codec: Int32
     let limits: ParquetReaderOptions
 
@@ -13,6 +16,9 @@ struct ChunkDecoder {
     private var strings = ByteArrayColumn()
     private var validity: [Bool] = []
     private var nulls = 0
+    // A list column's levels, kept until `finish` turns them into offsets.
+    private var repetitionLevels: [UInt8] = []
+    private var definitionLevels: [UInt8] = []
 
     // The chunk's dictionary, if any.
     private var dict32: [Int32]?
@@ -20,21 +26,25 @@ struct ChunkDecoder {
     private var dictDouble: [Double]?
     private var dictBytes: ByteArrayColumn?
 
-    init(column: ParquetColumn, codec: Int32, limits: ParquetReaderOptions) {
+    init(column: ParquetColumn, layout: LeafLayout, codec: Int32, limits: ParquetReaderOptions) {
         self.column = column
+        self.layout = layout
+        self.valueType = column.type.valueType
         self.codec = codec
         self.limits = limits
     }
 
-    /// Decodes pages from `chunk` until `numValues` values (nulls included) are read.
+    /// Decodes pages from `chunk` until `numValues` level entries (nulls included; list elements for a list)
+    /// are read, producing `rows` rows.
     static func decode(
-        _ chunk: [UInt8], numValues: Int, column: ParquetColumn, codec: Int32, limits: ParquetReaderOptions
+        _ chunk: [UInt8], numValues: Int, rows: Int, column: ParquetColumn, layout: LeafLayout, codec: Int32,
+        limits: ParquetReaderOptions
     ) throws -> ColumnValues {
-        var d = ChunkDecoder(column: column, codec: codec, limits: limits)
-        return try d.run(chunk, numValues: numValues)
+        var d = ChunkDecoder(column: column, layout: layout, codec: codec, limits: limits)
+        return try d.run(chunk, numValues: numValues, rows: rows)
     }
 
-    private mutating func run(_ chunk: [UInt8], numValues: Int) throws -> ColumnValues {
+    private mutating func run(_ chunk: [UInt8], numValues: Int, rows: Int) throws -> ColumnValues {
         var position = 0
         var read = 0
         var dataPages = 0
@@ -76,19 +86,20 @@ struct ChunkDecoder {
                         "column \"\(column.name)\": page holds \(count) values, only \(numValues - read) remain")
                 }
                 let bytes = try decompress(chunk, body, size: Int(header.uncompressedPageSize))
+                guard h.definitionLevelEncoding == Encoding.rle || layout.maxDefinition == 0 else {
+                    throw ParquetError.unsupported("definition level encoding \(Encoding.name(h.definitionLevelEncoding))")
+                }
                 try bytes.withUnsafeBytes { raw in
                     var p = 0
-                    var present = count
-                    if column.nullable {
-                        guard h.definitionLevelEncoding == Encoding.rle else {
-                            throw ParquetError.unsupported("definition level encoding \(Encoding.name(h.definitionLevelEncoding))")
-                        }
-                        guard raw.count >= 4 else { throw ParquetError.corrupt("definition levels truncated") }
-                        let length = Int(raw.loadUnaligned(as: UInt32.self).littleEndian)
-                        guard length <= raw.count - 4 else { throw ParquetError.corrupt("definition levels run past the page") }
-                        present = try readLevels(raw, start: 4, end: 4 + length, count: count)
-                        p = 4 + length
+                    var repetition: [UInt32]?
+                    var definition: [UInt32]?
+                    if layout.maxRepetition > 0 {
+                        (repetition, p) = try Self.prefixedLevels(raw, at: p, count: count, maxLevel: layout.maxRepetition)
                     }
+                    if layout.maxDefinition > 0 {
+                        (definition, p) = try Self.prefixedLevels(raw, at: p, count: count, maxLevel: layout.maxDefinition)
+                    }
+                    let present = try absorb(repetition: repetition, definition: definition, count: count)
                     try readValues(raw, start: p, count: present, encoding: h.encoding, booleanPrefixed: true)
                 }
                 read += count
@@ -105,10 +116,13 @@ struct ChunkDecoder {
                 else {
                     throw ParquetError.corrupt("column \"\(column.name)\": inconsistent data page v2 header")
                 }
-                guard repLength == 0 else { throw ParquetError.unsupported("repetition levels (nested data)") }
-                let levels = body.lowerBound..<(body.lowerBound + defLength)
-                let valuesRange = levels.upperBound..<body.upperBound
-                let valueSize = Int(header.uncompressedPageSize) - defLength
+                guard repLength == 0 || layout.maxRepetition > 0, defLength == 0 || layout.maxDefinition > 0 else {
+                    throw ParquetError.corrupt("column \"\(column.name)\": levels present that the schema does not allow")
+                }
+                let repRange = body.lowerBound..<(body.lowerBound + repLength)
+                let defRange = repRange.upperBound..<(repRange.upperBound + defLength)
+                let valuesRange = defRange.upperBound..<body.upperBound
+                let valueSize = Int(header.uncompressedPageSize) - defLength - repLength
                 let values: [UInt8] =
                     h.isCompressed
                     ? try decompress(chunk, valuesRange, size: valueSize)
@@ -118,16 +132,17 @@ struct ChunkDecoder {
                         }
                         return Array(chunk[valuesRange])
                     }()
-                var present = count
-                if column.nullable {
-                    present = try chunk.withUnsafeBytes { raw in
-                        try readLevels(raw, start: levels.lowerBound, end: levels.upperBound, count: count)
-                    }
-                    guard count - present == nullsInPage else {
-                        throw ParquetError.corrupt("v2 page num_nulls \(nullsInPage) disagrees with its levels")
-                    }
-                } else if nullsInPage != 0 {
-                    throw ParquetError.corrupt("required column \"\(column.name)\" has a page with nulls")
+                let (repetition, definition) = try chunk.withUnsafeBytes { raw in
+                    (
+                        layout.maxRepetition > 0
+                            ? try Self.levels(raw, repRange, count: count, maxLevel: layout.maxRepetition) : nil,
+                        layout.maxDefinition > 0
+                            ? try Self.levels(raw, defRange, count: count, maxLevel: layout.maxDefinition) : nil
+                    )
+                }
+                let present = try absorb(repetition: repetition, definition: definition, count: count)
+                if layout.maxRepetition == 0 && count - present != nullsInPage {
+                    throw ParquetError.corrupt("v2 page num_nulls \(nullsInPage) disagrees with its levels")
                 }
                 try values.withUnsafeBytes { raw in
                     try readValues(raw, start: 0, count: present, encoding: h.encoding, booleanPrefixed: true)
@@ -140,7 +155,63 @@ struct ChunkDecoder {
                 throw ParquetError.corrupt("unknown page type \(header.type)")
             }
         }
-        return finish(rows: numValues)
+        return try finish(rows: rows)
+    }
+
+    /// Levels with a u32 length prefix (data page v1); returns them and the offset after them.
+    private static func prefixedLevels(
+        _ raw: UnsafeRawBufferPointer, at p: Int, count: Int, maxLevel: Int
+    ) throws -> ([UInt32], Int) {
+        guard raw.count - p >= 4 else { throw ParquetError.corrupt("levels length truncated") }
+        let length = Int(raw.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
+        guard length <= raw.count - p - 4 else { throw ParquetError.corrupt("levels run past the page") }
+        return (try levels(raw, (p + 4)..<(p + 4 + length), count: count, maxLevel: maxLevel), p + 4 + length)
+    }
+
+    /// `count` RLE-hybrid levels from `range`, each checked to be ≤ `maxLevel`.
+    private static func levels(
+        _ raw: UnsafeRawBufferPointer, _ range: Range<Int>, count: Int, maxLevel: Int
+    ) throws -> [UInt32] {
+        var levels = [UInt32](repeating: 0, count: count)
+        try levels.withUnsafeMutableBufferPointer { out in
+            if count > 0 {
+                try RLEHybrid.decode(
+                    raw, start: range.lowerBound, end: range.upperBound, bitWidth: RLEHybrid.bitWidth(UInt32(maxLevel)),
+                    count: count, into: out.baseAddress!)
+            }
+        }
+        for l in levels where l > maxLevel { throw ParquetError.corrupt("level \(l) exceeds the maximum \(maxLevel)") }
+        return levels
+    }
+
+    /// Records a page's levels; returns how many values the page stores (entries at the maximum definition level).
+    private mutating func absorb(repetition: [UInt32]?, definition: [UInt32]?, count: Int) throws -> Int {
+        guard let definition else { return count }
+        let maxDefinition = UInt32(layout.maxDefinition)
+        var present = 0
+        if let repetition {
+            repetitionLevels.reserveCapacity(repetitionLevels.count + count)
+            definitionLevels.reserveCapacity(definitionLevels.count + count)
+            let emptyLevel = UInt32(column.nullable ? 1 : 0)
+            for i in 0..<count {
+                let d = definition[i]
+                if d == maxDefinition {
+                    present += 1
+                } else if d > emptyLevel {
+                    throw ParquetError.unsupported("column \"\(column.name)\": null list elements")
+                }
+                repetitionLevels.append(UInt8(repetition[i]))
+                definitionLevels.append(UInt8(d))
+            }
+        } else {
+            validity.reserveCapacity(validity.count + count)
+            for d in definition {
+                validity.append(d == maxDefinition)
+                present += Int(d)
+            }
+            nulls += count - present
+        }
+        return present
     }
 
     private func decompress(_ chunk: [UInt8], _ range: Range<Int>, size: Int) throws -> [UInt8] {
@@ -150,30 +221,11 @@ struct ChunkDecoder {
         }
     }
 
-    /// Reads `count` definition levels (bit width 1), appending validity; returns the non-null count.
-    private mutating func readLevels(_ raw: UnsafeRawBufferPointer, start: Int, end: Int, count: Int) throws -> Int {
-        var levels = [UInt32](repeating: 0, count: count)
-        try levels.withUnsafeMutableBufferPointer { out in
-            if count > 0 {
-                try RLEHybrid.decode(raw, start: start, end: end, bitWidth: 1, count: count, into: out.baseAddress!)
-            }
-        }
-        var present = 0
-        validity.reserveCapacity(validity.count + count)
-        for l in levels {
-            guard l <= 1 else { throw ParquetError.corrupt("definition level \(l) in a flat column") }
-            validity.append(l == 1)
-            present += Int(l)
-        }
-        nulls += count - present
-        return present
-    }
-
     private mutating func readDictionary(_ bytes: [UInt8], count: Int) throws {
         guard count >= 0 else { throw ParquetError.corrupt("negative dictionary size") }
         try bytes.withUnsafeBytes { raw in
-            switch column.type {
-            case .boolean:
+            switch valueType {
+            case .boolean, .list:
                 throw ParquetError.unsupported("dictionary-encoded booleans")
             case .int32, .date:
                 dict32 = try Self.plainFixed(raw, start: 0, count: count, as: Int32.self)
@@ -228,7 +280,7 @@ struct ChunkDecoder {
     ) throws {
         switch encoding {
         case Encoding.plain:
-            switch column.type {
+            switch valueType {
             case .boolean:
                 guard count <= (raw.count - start) * 8 else { throw ParquetError.corrupt("PLAIN booleans truncated") }
                 bools.reserveCapacity(bools.count + count)
@@ -240,6 +292,7 @@ struct ChunkDecoder {
             case .int64, .timestamp: ints64 += try Self.plainFixed(raw, start: start, count: count, as: Int64.self)
             case .double: doubles += try Self.plainFixed(raw, start: start, count: count, as: Double.self)
             case .string: _ = try Self.plainByteArrays(raw, start: start, count: count, into: &strings)
+            case .list: preconditionFailure("a value type is never a list")
             }
         case Encoding.rleDictionary, Encoding.plainDictionary:
             guard count > 0 else { return }
@@ -250,7 +303,7 @@ struct ChunkDecoder {
                 try RLEHybrid.decode(raw, start: start + 1, end: raw.count, bitWidth: bitWidth, count: count, into: out.baseAddress!)
             }
             try gather(indices)
-        case Encoding.rle where column.type == .boolean:
+        case Encoding.rle where valueType == .boolean:
             // RLE booleans carry a u32 length prefix (pyarrow writes these in v2 pages).
             guard raw.count - start >= 4 else { throw ParquetError.corrupt("RLE boolean length truncated") }
             let length = Int(raw.loadUnaligned(fromByteOffset: start, as: UInt32.self).littleEndian)
@@ -274,8 +327,8 @@ struct ChunkDecoder {
                 throw ParquetError.corrupt("dictionary index \(i) out of range (dictionary has \(size) entries)")
             }
         }
-        switch column.type {
-        case .boolean:
+        switch valueType {
+        case .boolean, .list:
             throw ParquetError.unsupported("dictionary-encoded booleans")
         case .int32, .date:
             guard let d = dict32 else { throw ParquetError.corrupt("dictionary-encoded page without a dictionary") }
@@ -307,8 +360,43 @@ struct ChunkDecoder {
         }
     }
 
-    /// Scatters the dense values into one slot per row, with placeholders for nulls.
-    private mutating func finish(rows: Int) -> ColumnValues {
+    /// The dense values as stored (one per present value).
+    private func denseStorage() -> ColumnValues.Storage {
+        switch valueType {
+        case .boolean: .boolean(bools)
+        case .int32, .date: .int32(ints32)
+        case .int64, .timestamp: .int64(ints64)
+        case .double: .double(doubles)
+        case .string, .list: .byteArray(strings)
+        }
+    }
+
+    /// Builds the column: a list's offsets from its levels, or the dense values scattered into one slot per
+    /// row with placeholders for nulls.
+    private mutating func finish(rows: Int) throws -> ColumnValues {
+        if layout.maxRepetition > 0 {
+            var offsets = [0]
+            offsets.reserveCapacity(rows + 1)
+            var rowValid: [Bool] = []
+            rowValid.reserveCapacity(rows)
+            var elements = 0
+            let maxDefinition = UInt8(layout.maxDefinition)
+            for i in 0..<repetitionLevels.count {
+                if repetitionLevels[i] == 0 {
+                    if i > 0 { offsets.append(elements) }
+                    rowValid.append(!(column.nullable && definitionLevels[i] == 0))
+                } else if i == 0 {
+                    throw ParquetError.corrupt("column \"\(column.name)\": first level continues a previous row")
+                }
+                if definitionLevels[i] == maxDefinition { elements += 1 }
+            }
+            if !repetitionLevels.isEmpty { offsets.append(elements) }
+            guard offsets.count - 1 == rows else {
+                throw ParquetError.corrupt("column \"\(column.name)\": levels describe \(offsets.count - 1) rows, row group has \(rows)")
+            }
+            let mask: [Bool]? = rowValid.contains(false) ? rowValid : nil
+            return ColumnValues(.list(offsets: offsets, elements: ColumnValues(denseStorage())), validity: mask)
+        }
         let mask: [Bool]? = nulls > 0 ? validity : nil
         func spread<T>(_ dense: [T], zero: T) -> [T] {
             guard let mask else { return dense }
@@ -320,12 +408,12 @@ struct ChunkDecoder {
             }
             return result
         }
-        switch column.type {
+        switch valueType {
         case .boolean: return ColumnValues(.boolean(spread(bools, zero: false)), validity: mask)
         case .int32, .date: return ColumnValues(.int32(spread(ints32, zero: 0)), validity: mask)
         case .int64, .timestamp: return ColumnValues(.int64(spread(ints64, zero: 0)), validity: mask)
         case .double: return ColumnValues(.double(spread(doubles, zero: 0)), validity: mask)
-        case .string:
+        case .string, .list:
             guard let mask else { return ColumnValues(.byteArray(strings)) }
             var offsets = [Int]()
             offsets.reserveCapacity(rows + 1)

@@ -57,6 +57,7 @@ struct ChunkEncoder {
         var stats = StatisticsMeta(nullCount: Int64(values.nullCount))
         var dataPageOffset = 0
         var hasDictionary = false
+        var numValues = n
         encodings.insert(Encoding.rle)  // the declared definition-level encoding of every data page
         switch values.storage {
         case .boolean(let a):
@@ -78,10 +79,12 @@ struct ChunkEncoder {
             (dataPageOffset, hasDictionary) = try encodeFixed(a, validity: validity, stats: &stats)
         case .byteArray(let a):
             (dataPageOffset, hasDictionary) = try encodeBytes(a, validity: validity, stats: &stats)
+        case .list(let offsets, let elements):
+            numValues = try encodeList(offsets: offsets, elements: elements, validity: validity, stats: &stats)
         }
         let meta = ColumnMetaData(
-            type: column.type.physicalType, encodings: encodings.sorted(), pathInSchema: [column.name],
-            codec: options.codec.thriftValue, numValues: Int64(n), totalUncompressedSize: Int64(uncompressedTotal),
+            type: column.type.physicalType, encodings: encodings.sorted(), pathInSchema: ParquetSchema.path(of: column),
+            codec: options.codec.thriftValue, numValues: Int64(numValues), totalUncompressedSize: Int64(uncompressedTotal),
             totalCompressedSize: Int64(out.count), dataPageOffset: Int64(dataPageOffset),
             dictionaryPageOffset: hasDictionary ? 0 : nil, statistics: stats)
         return EncodedChunk(bytes: out.bytes, meta: meta, dataPageOffset: dataPageOffset, hasDictionary: hasDictionary)
@@ -300,6 +303,117 @@ struct ChunkEncoder {
             }
         }
         return (dataPageOffset, hasDictionary)
+    }
+
+    // MARK: List columns
+
+    /// Writes a LIST column (PLAIN elements, repetition and definition levels); returns the number of level
+    /// entries, which is the chunk's `num_values`.
+    private mutating func encodeList(
+        offsets rawOffsets: [Int], elements rawElements: ColumnValues, validity: [Bool]?, stats: inout StatisticsMeta
+    ) throws -> Int {
+        let n = rawOffsets.count - 1
+        // Normalise: only valid rows' elements, contiguous from 0 (a null row may carry a stale range).
+        var offsets = rawOffsets
+        var elements = rawElements
+        let stale = validity.map { v in (0..<n).contains { !v[$0] && rawOffsets[$0] != rawOffsets[$0 + 1] } } ?? false
+        if stale || rawOffsets.last! != rawElements.count {
+            elements = ColumnValues.empty(for: column.type.valueType, nullable: false)
+            offsets = [0]
+            for r in 0..<n {
+                if validity?[r] ?? true { elements.append(rawElements, range: rawOffsets[r]..<rawOffsets[r + 1]) }
+                offsets.append(elements.count)
+            }
+        }
+        // Element statistics: encode the elements as a flat required column (uncompressed, PLAIN).
+        var flat = options
+        flat.codec = .uncompressed
+        flat.dictionary = false
+        let elementStats = try ChunkEncoder.encode(
+            elements, column: ParquetColumn(column.name, column.type.valueType), options: flat
+        ).meta.statistics
+        stats.minValue = elementStats?.minValue
+        stats.maxValue = elementStats?.maxValue
+
+        let maxDefinition = UInt32(column.nullable ? 2 : 1)
+        var repetition: [UInt32] = []
+        var definition: [UInt32] = []
+        repetition.reserveCapacity(n + elements.count)
+        definition.reserveCapacity(n + elements.count)
+        var rowEntry = [Int](repeating: 0, count: n + 1)
+        for r in 0..<n {
+            rowEntry[r] = repetition.count
+            if let validity, !validity[r] {
+                repetition.append(0)
+                definition.append(0)
+                continue
+            }
+            let length = offsets[r + 1] - offsets[r]
+            if length == 0 {
+                repetition.append(0)
+                definition.append(maxDefinition - 1)
+            } else {
+                repetition.append(0)
+                definition.append(maxDefinition)
+                for _ in 1..<length {
+                    repetition.append(1)
+                    definition.append(maxDefinition)
+                }
+            }
+        }
+        rowEntry[n] = repetition.count
+        stats.nullCount = Int64(definition.count { $0 < maxDefinition })
+
+        encodings.insert(Encoding.plain)
+        let elementBytes: (Int) -> Int
+        switch elements.storage {
+        case .byteArray(let b): elementBytes = { 4 + b.offsets[$0 + 1] - b.offsets[$0] }
+        case .int32: elementBytes = { _ in 4 }
+        case .boolean: elementBytes = { _ in 1 }
+        default: elementBytes = { _ in 8 }
+        }
+        var start = 0
+        repeat {
+            var end = start
+            var size = 0
+            while end < n && size < options.pageSizeBytes && end - start < options.pageRowLimit {
+                for e in offsets[end]..<offsets[end + 1] { size += elementBytes(e) }
+                size += 1
+                end += 1
+            }
+            var body = ByteWriter(capacity: size + 64)
+            let entries = rowEntry[start]..<rowEntry[end]
+            Self.levels(repetition[entries], bitWidth: 1, into: &body)
+            Self.levels(definition[entries], bitWidth: RLEHybrid.bitWidth(maxDefinition), into: &body)
+            Self.plainElements(elements, offsets[start]..<offsets[end], into: &body)
+            try writeDataPage(body.bytes, rows: entries.count, encoding: Encoding.plain)
+            start = end
+        } while start < n
+        return repetition.count
+    }
+
+    /// u32 length prefix, then the RLE hybrid (v1 data page levels).
+    static func levels(_ values: ArraySlice<UInt32>, bitWidth: Int, into body: inout ByteWriter) {
+        var encoded = ByteWriter(capacity: 16)
+        values.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: bitWidth, into: &encoded) }
+        body.appendLE(UInt32(encoded.count))
+        body.append(contentsOf: encoded.bytes)
+    }
+
+    static func plainElements(_ elements: ColumnValues, _ range: Range<Int>, into body: inout ByteWriter) {
+        switch elements.storage {
+        case .boolean(let a): plainBooleans(a, rows: range, validity: nil, into: &body)
+        case .int32(let a): plainFixed(a, rows: range, validity: nil, into: &body)
+        case .int64(let a): plainFixed(a, rows: range, validity: nil, into: &body)
+        case .double(let a): plainFixed(a, rows: range, validity: nil, into: &body)
+        case .byteArray(let a):
+            for i in range {
+                let v = a.bytes(at: i)
+                body.appendLE(UInt32(v.count))
+                body.append(contentsOf: v)
+            }
+        case .list: preconditionFailure("nested lists are rejected by ParquetSchema")
+        }
     }
 
     // MARK: Pages

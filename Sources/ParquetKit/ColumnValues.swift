@@ -53,7 +53,7 @@ public struct ByteArrayColumn: Sendable, Hashable {
         let base = bytes.count - lo
         bytes.append(contentsOf: other.bytes[lo..<hi])
         offsets.reserveCapacity(offsets.count + range.count)
-        for i in (range.lowerBound + 1)...range.upperBound { offsets.append(base + other.offsets[i]) }
+        for i in (range.lowerBound + 1)..<(range.upperBound + 1) { offsets.append(base + other.offsets[i]) }
     }
 
     mutating func reserveCapacity(values: Int, bytes byteCount: Int) {
@@ -77,6 +77,9 @@ public struct ColumnValues: Sendable {
         case int64([Int64])
         case double([Double])
         case byteArray(ByteArrayColumn)
+        /// Row `i` holds `elements[offsets[i]..<offsets[i+1]]` (`offsets.count == rows + 1`, starting at 0);
+        /// elements are never null. A null row (see `validity`) has an empty range.
+        indirect case list(offsets: [Int], elements: ColumnValues)
     }
 
     public var storage: Storage
@@ -95,6 +98,7 @@ public struct ColumnValues: Sendable {
         case .int64(let v): v.count
         case .double(let v): v.count
         case .byteArray(let v): v.count
+        case .list(let offsets, _): offsets.count - 1
         }
     }
 
@@ -119,6 +123,24 @@ public struct ColumnValues: Sendable {
         ColumnValues(.byteArray(ByteArrayColumn(values.map { $0 ?? "" })), validity: mask(values))
     }
 
+    /// A list column from optional arrays of strings (nil = null row).
+    public static func stringLists(_ rows: [[String]?]) -> ColumnValues {
+        listColumn(rows, ColumnValues(.byteArray(ByteArrayColumn(rows.flatMap { $0 ?? [] }))))
+    }
+    public static func int32Lists(_ rows: [[Int32]?]) -> ColumnValues {
+        listColumn(rows, ColumnValues(.int32(rows.flatMap { $0 ?? [] })))
+    }
+    public static func int64Lists(_ rows: [[Int64]?]) -> ColumnValues {
+        listColumn(rows, ColumnValues(.int64(rows.flatMap { $0 ?? [] })))
+    }
+
+    private static func listColumn<T>(_ rows: [[T]?], _ elements: ColumnValues) -> ColumnValues {
+        var offsets = [0]
+        offsets.reserveCapacity(rows.count + 1)
+        for r in rows { offsets.append(offsets.last! + (r?.count ?? 0)) }
+        return ColumnValues(.list(offsets: offsets, elements: elements), validity: mask(rows))
+    }
+
     private static func mask<T>(_ values: [T?]) -> [Bool]? {
         values.contains { $0 == nil } ? values.map { $0 != nil } : nil
     }
@@ -134,6 +156,8 @@ public struct ColumnValues: Sendable {
         case (.int64(let v), _): return .int64(v[i])
         case (.double(let v), _): return .double(v[i])
         case (.byteArray(let v), _): return .string(v.string(at: i))
+        case (.list(let offsets, let elements), _):
+            return .list((offsets[i]..<offsets[i + 1]).map { elements.value(at: $0, as: type.valueType) })
         }
     }
 
@@ -159,6 +183,8 @@ public struct ColumnValues: Sendable {
             c = ColumnValues(.double(a))
         case .string:
             c = ColumnValues(.byteArray(ByteArrayColumn(reservingValues: capacity, bytes: capacity * 8)))
+        case .list(let element):
+            c = ColumnValues(.list(offsets: [0], elements: empty(for: element, nullable: false)))
         }
         if nullable {
             var v: [Bool] = []
@@ -174,6 +200,9 @@ public struct ColumnValues: Sendable {
         case (.boolean, .boolean), (.int32, .int32), (.int32, .date), (.int64, .int64), (.int64, .timestamp),
             (.double, .double), (.byteArray, .string):
             true
+        case (.list(let offsets, let elements), .list(let element)):
+            offsets.first == 0 && elements.validity == nil && elements.fits(element)
+                && zip(offsets, offsets.dropFirst()).allSatisfy { $0 <= $1 } && offsets.last! <= elements.count
         default: false
         }
     }
@@ -202,6 +231,14 @@ public struct ColumnValues: Sendable {
             storage = .boolean([])
             a.append(contentsOf: b, range: range)
             storage = .byteArray(a)
+        case (.list(var offsets, var elements), .list(let otherOffsets, let otherElements)):
+            storage = .boolean([])
+            let lo = otherOffsets[range.lowerBound]
+            let hi = otherOffsets[range.upperBound]
+            elements.append(otherElements, range: lo..<hi)
+            let shift = offsets.last! - lo
+            for i in (range.lowerBound + 1)..<(range.upperBound + 1) { offsets.append(otherOffsets[i] + shift) }
+            storage = .list(offsets: offsets, elements: elements)
         default:
             preconditionFailure("storage kinds checked by the caller")
         }
@@ -242,6 +279,18 @@ public struct ColumnValues: Sendable {
             storage = .boolean([])
             a.append(v)
             storage = .byteArray(a)
+        case (.list(var offsets, var elements), .list(let values)):
+            storage = .boolean([])
+            var ok = true
+            for v in values where ok {
+                if case .null = v { ok = false } else { ok = elements.append(v) }
+            }
+            if !ok {
+                storage = .list(offsets: offsets, elements: elements)
+                return false
+            }
+            offsets.append(elements.count)
+            storage = .list(offsets: offsets, elements: elements)
         case (_, .null):
             valid = false
             appendPlaceholder()
@@ -279,6 +328,10 @@ public struct ColumnValues: Sendable {
             storage = .boolean([])
             a.append(bytes: UnsafeRawBufferPointer(start: nil, count: 0))
             storage = .byteArray(a)
+        case .list(var offsets, let elements):
+            storage = .boolean([])
+            offsets.append(offsets.last!)
+            storage = .list(offsets: offsets, elements: elements)
         }
     }
 
@@ -291,6 +344,7 @@ public struct ColumnValues: Sendable {
         case .int64(let a): return a.count * 8 + v
         case .double(let a): return a.count * 8 + v
         case .byteArray(let a): return a.bytes.count + a.count * 8 + v
+        case .list(let offsets, let elements): return offsets.count * 8 + elements.approximateBytes + v
         }
     }
 }

@@ -47,11 +47,13 @@ enum ConvertedType {
     static let date: Int32 = 6
     static let timestampMillis: Int32 = 9
     static let timestampMicros: Int32 = 10
+    static let list: Int32 = 3
 }
 
 /// The `LogicalType` union, reduced to what we map to column types.
 enum LogicalTypeMeta: Hashable {
     case string
+    case list
     case date
     /// unit: 1 millis, 2 micros, 3 nanos.
     case timestamp(adjustedToUTC: Bool, unit: Int16)
@@ -169,6 +171,7 @@ extension SchemaElement {
             w.structField(10) { w in
                 switch logicalType {
                 case .string: w.structField(1) { _ in }
+                case .list: w.structField(3) { _ in }
                 case .date: w.structField(6) { _ in }
                 case .timestamp(let utc, let unit):
                     w.structField(8) { w in
@@ -323,6 +326,7 @@ extension LogicalTypeMeta {
             guard t == ThriftType.structure else { return false }
             switch id {
             case 1: result = .string
+            case 3: result = .list
             case 6: result = .date
             case 8:
                 var utc = false

@@ -6,6 +6,8 @@ public struct ParquetReaderOptions: Sendable {
     public var maxPageBytes: Int = 512 << 20
     /// Largest row group (in rows) accepted; RLE lets a few bytes claim billions of values.
     public var maxRowGroupRows: Int = 64 << 20
+    /// Largest number of level entries in one column chunk (list elements count individually).
+    public var maxChunkValues: Int = 128 << 20
 
     public init() {}
 }
@@ -40,6 +42,7 @@ public final class ParquetReader {
     /// The writer's `created_by`, e.g. `parquet-cpp-arrow version 26.0.1`.
     public let createdBy: String?
     let metadata: FileMetaData
+    let layouts: [LeafLayout]
     private let source: Source
     private let footerStart: Int
 
@@ -99,7 +102,7 @@ public final class ParquetReader {
             footerStart = size - 8 - footerLength
             let footer = try source.read(offset: footerStart, count: footerLength)
             metadata = try FileMetaData.decode(footer)
-            schema = try ParquetSchema.from(metadata.schema)
+            (schema, layouts) = try ParquetSchema.from(metadata.schema)
             createdBy = metadata.createdBy
             try Self.validate(metadata, schema: schema, dataEnd: footerStart, options: options)
         } catch let error as ParquetError {
@@ -125,7 +128,10 @@ public final class ParquetReader {
                 guard meta.type == schema.columns[c].type.physicalType else {
                     throw ParquetError.corrupt("row group \(g) column \(c): physical type \(meta.type) differs from the schema")
                 }
-                guard meta.numValues == group.numRows else {
+                let isList = schema.columns[c].type.isList
+                guard meta.numValues <= Int64(options.maxChunkValues),
+                    isList ? meta.numValues >= group.numRows : meta.numValues == group.numRows
+                else {
                     throw ParquetError.corrupt("row group \(g) column \(c): \(meta.numValues) values for \(group.numRows) rows")
                 }
                 let (start, length) = try chunkRange(meta)
@@ -158,7 +164,7 @@ public final class ParquetReader {
 
     public func statistics(rowGroup g: Int, column c: Int) -> ParquetColumnStatistics? {
         guard let stats = metadata.rowGroups[g].columns[c].metaData?.statistics else { return nil }
-        let type = schema.columns[c].type
+        let type = schema.columns[c].type.valueType
         // Legacy min/max are only trustworthy for signed numeric types (their sort order never changed).
         let legacyOK = type != .string && type != .boolean
         let minBytes = stats.minValue ?? (legacyOK ? stats.legacyMin : nil)
@@ -182,6 +188,7 @@ public final class ParquetReader {
         case .timestamp: return le(Int64.self).map { .timestamp($0) }
         case .double: return le(UInt64.self).map { .double(Double(bitPattern: $0)) }
         case .string: return .string(String(decoding: b, as: UTF8.self))
+        case .list: return nil
         }
     }
 
@@ -233,8 +240,8 @@ public final class ParquetReader {
                 let bytes = try source.read(offset: start, count: length)
                 result.append(
                     try ChunkDecoder.decode(
-                        bytes, numValues: Int(group.numRows), column: schema.columns[c], codec: meta.codec,
-                        limits: options))
+                        bytes, numValues: Int(meta.numValues), rows: Int(group.numRows), column: schema.columns[c],
+                        layout: layouts[c], codec: meta.codec, limits: options))
             }
             return ColumnBatch(result)
         } catch let error as ParquetError {

@@ -103,6 +103,8 @@ struct FileEncoder {
         case (.boolean, .boolean), (.int32, .int32), (.int64, .int64), (.double, .double), (.string, .string),
             (.date, .date), (.timestamp, .timestamp):
             true
+        case (.list(let values), .list(let element)):
+            values.allSatisfy { valueFits($0, element) }  // .null elements do not fit: elements are required
         default: false
         }
     }

@@ -53,6 +53,7 @@ def tok(v):
     if isinstance(v, float): return repr(v)
     if isinstance(v, str): return v
     if isinstance(v, bytes): return v.decode("utf-8", "replace")
+    if isinstance(v, list): return "[" + "\x1f".join("null" if x is None else tok(x) for x in v) + "]"
     if isinstance(v, datetime.datetime):
         base = datetime.datetime(1970, 1, 1, tzinfo=v.tzinfo)
         return str((v - base) // datetime.timedelta(microseconds=1))
@@ -127,11 +128,12 @@ def sample_table(n, seed):
     low = [rnd.choice(["naver", "kakao", "카카오페이지"]) for _ in range(n)]
     dt = [maybe(datetime.date(2020, 1, 1) + datetime.timedelta(days=rnd.randint(-20000, 20000))) for _ in range(n)]
     ts = [maybe(datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=rnd.randint(-10**15, 10**15))) for _ in range(n)]
+    genres = [maybe(rnd.sample(["액션", "romance", "drama", "", "fantasy"], rnd.randint(0, 3))) for _ in range(n)]
     schema = pa.schema([pa.field("b", pa.bool_()), pa.field("i32", pa.int32(), nullable=False),
         pa.field("i64", pa.int64()), pa.field("d", pa.float64()), pa.field("s", pa.string()),
         pa.field("low", pa.string(), nullable=False), pa.field("dt", pa.date32()),
-        pa.field("ts", pa.timestamp("us", tz="UTC"))])
-    return pa.table([b, i32, i64, d, s, low, dt, ts], schema=schema)
+        pa.field("ts", pa.timestamp("us", tz="UTC")), pa.field("genres", pa.list_(pa.string()))])
+    return pa.table([b, i32, i64, d, s, low, dt, ts, genres], schema=schema)
 
 def write_fixtures(outdir):
     t = sample_table(3000, 7)

@@ -76,7 +76,7 @@ import Testing
         var g = SplitMix64(seed: 11)
         for _ in 0..<50 {
             let columns = (0..<Int(g.next() % 20 + 1)).map { i in
-                ParquetColumn("c\(i)_ü", [.boolean, .int32, .int64, .double, .string, .date, .timestamp][Int(g.next() % 7)], nullable: g.next() & 1 == 0)
+                ParquetColumn("c\(i)_ü", [.boolean, .int32, .int64, .double, .string, .date, .timestamp, .list(.string), .list(.date)][Int(g.next() % 9)], nullable: g.next() & 1 == 0)
             }
             let schema = try ParquetSchema(columns)
             let groups = (0..<Int(g.next() % 4)).map { _ in
@@ -98,7 +98,7 @@ import Testing
                 rowGroups: groups, createdBy: "webtoon-crawler version 0.1.0", columnOrderCount: columns.count)
             let decoded = try FileMetaData.decode(meta.encode())
             #expect(decoded == meta)
-            #expect(try ParquetSchema.from(decoded.schema) == schema)
+            #expect(try ParquetSchema.from(decoded.schema).0 == schema)
         }
     }
 

@@ -12,6 +12,8 @@ enum Fixtures {
             ParquetColumn("platform", .string, nullable: nullable),
             ParquetColumn("published", .date, nullable: nullable),
             ParquetColumn("fetched_at", .timestamp, nullable: nullable),
+            ParquetColumn("genres", .list(.string), nullable: nullable),
+            ParquetColumn("weekdays", .list(.int32), nullable: nullable),
         ])
     }
 
@@ -28,6 +30,8 @@ enum Fixtures {
         var platforms: [String?] = []
         var dates: [Int32?] = []
         var stamps: [Int64?] = []
+        var genres: [[String]?] = []
+        var weekdays: [[Int32]?] = []
         let specialDoubles: [Double] = [.nan, .infinity, -.infinity, -0.0, 0.0, .greatestFiniteMagnitude, -.leastNonzeroMagnitude]
         for i in 0..<rows {
             flags.append(isNull() ? nil : g.next() & 1 == 0)
@@ -39,10 +43,12 @@ enum Fixtures {
             platforms.append(isNull() ? nil : ["naver", "kakao", "카카오페이지"].randomElement(using: &g)!)
             dates.append(isNull() ? nil : Int32(truncatingIfNeeded: Int64(g.next() % 40_000) - 20_000))
             stamps.append(isNull() ? nil : Int64(truncatingIfNeeded: g.next() % 4_000_000_000_000_000) - 2_000_000_000_000_000)
+            genres.append(isNull() ? nil : (0..<Int(g.next() % 4)).map { _ in ["액션", "romance", "드라마", "", "BL"].randomElement(using: &g)! })
+            weekdays.append(isNull() ? nil : (0..<Int(g.next() % 3)).map { _ in Int32(g.next() % 7) })
         }
         return ColumnBatch([
             .booleans(flags), .int32s(c32), .int64s(ids), .doubles(ratings), .strings(titles), .strings(platforms),
-            .int32s(dates), .int64s(stamps),
+            .int32s(dates), .int64s(stamps), .stringLists(genres), .int32Lists(weekdays),
         ])
     }
 }

@@ -4,9 +4,9 @@ import Testing
 
 @Suite struct RoundTripTests {
     static func randomTable(_ g: inout SplitMix64) throws -> (ParquetSchema, [ColumnBatch], ParquetWriterOptions) {
-        let types: [ParquetType] = [.boolean, .int32, .int64, .double, .string, .date, .timestamp]
+        let types: [ParquetType] = [.boolean, .int32, .int64, .double, .string, .date, .timestamp, .list(.string), .list(.int64), .list(.boolean)]
         let columns = (0..<Int(g.next() % 6 + 1)).map { i in
-            ParquetColumn("c\(i)", types[Int(g.next() % 7)], nullable: g.next() % 3 != 0)
+            ParquetColumn("c\(i)", types[Int(g.next() % UInt64(types.count))], nullable: g.next() % 3 != 0)
         }
         let schema = try ParquetSchema(columns)
         var options = ParquetWriterOptions()
@@ -33,6 +33,15 @@ import Testing
                     cols.append(.strings((0..<rows).map { _ in
                         null() ? nil : String(repeating: "가", count: Int(g.next() % 5)) + String(small() % 1000)
                     }))
+                case .list(.string):
+                    cols.append(.stringLists((0..<rows).map { _ in null() ? nil : (0..<Int(g.next() % 4)).map { _ in String(small() % 100) } }))
+                case .list(.boolean):
+                    let rowsOfBools = (0..<rows).map { _ in null() ? nil : (0..<Int(g.next() % 4)).map { _ in ParquetValue.boolean(g.next() & 1 == 0) } }
+                    var column = ColumnValues(.list(offsets: [0], elements: ColumnValues(.boolean([]))))
+                    for r in rowsOfBools { _ = column.append(r.map { ParquetValue.list($0) } ?? .null) }
+                    cols.append(column)
+                default:
+                    cols.append(.int64Lists((0..<rows).map { _ in null() ? nil : (0..<Int(g.next() % 5)).map { _ in Int64(bitPattern: small()) } }))
                 }
             }
             batches.append(ColumnBatch(cols))

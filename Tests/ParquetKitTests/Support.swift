@@ -40,6 +40,7 @@ func token(_ v: ParquetValue) -> String? {
     case .int64(let x), .timestamp(let x): String(x)
     case .double(let d): d.isNaN ? "nan" : (d.isInfinite ? (d < 0 ? "-inf" : "inf") : "\(d)")
     case .string(let s): s
+    case .list(let v): "[" + v.map { token($0) ?? "null" }.joined(separator: "\u{1F}") + "]"
     }
 }
 
