@@ -100,7 +100,7 @@ struct ChunkDecoder {
                         (definition, p) = try Self.prefixedLevels(raw, at: p, count: count, maxLevel: layout.maxDefinition)
                     }
                     let present = try absorb(repetition: repetition, definition: definition, count: count)
-                    try readValues(raw, start: p, count: present, encoding: h.encoding, booleanPrefixed: true)
+                    try readValues(raw, start: p, count: present, encoding: h.encoding)
                 }
                 read += count
                 dataPages += 1
@@ -145,7 +145,7 @@ struct ChunkDecoder {
                     throw ParquetError.corrupt("v2 page num_nulls \(nullsInPage) disagrees with its levels")
                 }
                 try values.withUnsafeBytes { raw in
-                    try readValues(raw, start: 0, count: present, encoding: h.encoding, booleanPrefixed: true)
+                    try readValues(raw, start: 0, count: present, encoding: h.encoding)
                 }
                 read += count
                 dataPages += 1
@@ -256,6 +256,22 @@ struct ChunkDecoder {
         }
     }
 
+    /// Appends `count` PLAIN values straight from the page (no intermediate array).
+    private static func appendPlainFixed<T: PlainFixed>(
+        _ raw: UnsafeRawBufferPointer, start: Int, count: Int, to values: inout [T]
+    ) throws {
+        guard count <= (raw.count - start) / T.byteWidth else {
+            throw ParquetError.corrupt("PLAIN data holds fewer than \(count) values")
+        }
+        guard count > 0 else { return }
+        // Page offsets are not aligned for T, so copy bytes rather than viewing them as T.
+        let old = values.count
+        values.append(contentsOf: repeatElement(T(keyBits: 0), count: count))
+        values.withUnsafeMutableBytes { dst in
+            (dst.baseAddress! + old * T.byteWidth).copyMemory(from: raw.baseAddress! + start, byteCount: count * T.byteWidth)
+        }
+    }
+
     private static func plainByteArrays(
         _ raw: UnsafeRawBufferPointer, start: Int, count: Int, into out: inout ByteArrayColumn
     ) throws -> Int {
@@ -276,7 +292,7 @@ struct ChunkDecoder {
     }
 
     private mutating func readValues(
-        _ raw: UnsafeRawBufferPointer, start: Int, count: Int, encoding: Int32, booleanPrefixed: Bool
+        _ raw: UnsafeRawBufferPointer, start: Int, count: Int, encoding: Int32
     ) throws {
         switch encoding {
         case Encoding.plain:
@@ -288,9 +304,9 @@ struct ChunkDecoder {
                     let byte = raw[start + i >> 3]
                     bools.append(byte >> UInt8(i & 7) & 1 == 1)
                 }
-            case .int32, .date: ints32 += try Self.plainFixed(raw, start: start, count: count, as: Int32.self)
-            case .int64, .timestamp: ints64 += try Self.plainFixed(raw, start: start, count: count, as: Int64.self)
-            case .double: doubles += try Self.plainFixed(raw, start: start, count: count, as: Double.self)
+            case .int32, .date: try Self.appendPlainFixed(raw, start: start, count: count, to: &ints32)
+            case .int64, .timestamp: try Self.appendPlainFixed(raw, start: start, count: count, to: &ints64)
+            case .double: try Self.appendPlainFixed(raw, start: start, count: count, to: &doubles)
             case .string: _ = try Self.plainByteArrays(raw, start: start, count: count, into: &strings)
             case .list: preconditionFailure("a value type is never a list")
             }

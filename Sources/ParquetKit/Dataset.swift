@@ -145,7 +145,8 @@ public struct ParquetDataset: Sendable {
     /// Merges a partition's files into as few files as possible of about `targetFileBytes` each, streaming one
     /// row group at a time (memory stays bounded by one input row group plus one output row group).
     ///
-    /// Crash safety: outputs are first committed under hidden names, then a journal (`_compaction`) listing
+    /// Crash safety: outputs are first committed under hidden names (`.compact-….pending`, matched by neither
+    /// `*.parquet` globs nor pyarrow's discovery), then a journal (`_compaction`) listing
     /// outputs and inputs is committed, then outputs are renamed into place and inputs removed. A compaction
     /// interrupted after the journal is completed by the next call (`recover`); one interrupted before it is
     /// discarded. Readers scanning during the few renames may briefly see both old and new files.
@@ -170,7 +171,7 @@ public struct ParquetDataset: Sendable {
         func nextWriter(_ s: ParquetSchema) throws -> ParquetWriter {
             let name = "part-compacted-\(token)-\(outputs.count).parquet"
             outputs.append(name)
-            return try ParquetWriter(path: dir + "/.compact-" + name, schema: s, options: options)
+            return try ParquetWriter(path: dir + "/.compact-" + name + ".pending", schema: s, options: options)
         }
         do {
             for name in inputs {
@@ -192,7 +193,7 @@ public struct ParquetDataset: Sendable {
             writer = nil
         } catch {
             writer?.abort()
-            for o in outputs { unlink(dir + "/.compact-" + o) }
+            for o in outputs { unlink(dir + "/.compact-" + o + ".pending") }
             throw error
         }
         // Journal: "out <name>" and "in <name>" lines, committed atomically.
@@ -214,7 +215,7 @@ public struct ParquetDataset: Sendable {
                 let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
                 guard parts.count == 2, !parts[1].contains("/"), !parts[1].hasPrefix(".") else { continue }
                 if parts[0] == "out" {
-                    let hidden = dir + "/.compact-" + parts[1]
+                    let hidden = dir + "/.compact-" + parts[1] + ".pending"
                     if access(hidden, F_OK) == 0, rename(hidden, dir + "/" + parts[1]) != 0 {
                         throw ParquetError(.io, path: hidden, "rename during compaction recovery: \(errnoText())")
                     }

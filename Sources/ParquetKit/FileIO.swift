@@ -4,6 +4,15 @@ import Glibc
 import Darwin
 #endif
 
+/// `write(2)`, named apart from `AtomicFileOutput.write`.
+@inline(__always) private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(fd, buffer, count)
+    #else
+    Darwin.write(fd, buffer, count)
+    #endif
+}
+
 /// errno as text, for error details.
 func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) + " (errno \(code))" }
 
@@ -84,7 +93,7 @@ final class AtomicFileOutput {
     private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let n = posixWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ParquetError(.io, path: finalPath, "write \(temporaryPath): \(errnoText())")

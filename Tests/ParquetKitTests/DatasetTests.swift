@@ -104,11 +104,11 @@ import Testing
         }
         let pdir = dataset.directory(of: partition)
         // Before the journal: a hidden output is garbage and is removed.
-        try Data("junk".utf8).write(to: URL(fileURLWithPath: pdir + "/.compact-part-compacted-x-0.parquet"))
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: pdir + "/.compact-part-compacted-x-0.parquet.pending"))
         try dataset.recover(directory: pdir)
         #expect(try FileManager.default.contentsOfDirectory(atPath: pdir).sorted() == ["part-u0-a0.parquet", "part-u1-a0.parquet"])
         // After the journal: outputs are published and inputs removed.
-        let w = try ParquetWriter(path: pdir + "/.compact-part-compacted-y-0.parquet", schema: Self.schema)
+        let w = try ParquetWriter(path: pdir + "/.compact-part-compacted-y-0.parquet.pending", schema: Self.schema)
         try w.write(Self.batch(0..<20))
         try w.close()
         try Data("out part-compacted-y-0.parquet\nin part-u0-a0.parquet\nin part-u1-a0.parquet\nin ../../escape\n".utf8)
