@@ -50,3 +50,12 @@ struct ByteWriter {
 /// Zigzag mapping so small negative numbers get short varints (Thrift compact, LEB128 helpers).
 @inline(__always) func zigzag(_ n: Int64) -> UInt64 { UInt64(bitPattern: (n << 1) ^ (n >> 63)) }
 @inline(__always) func unzigzag(_ n: UInt64) -> Int64 { Int64(bitPattern: n >> 1) ^ -Int64(bitPattern: n & 1) }
+
+extension Array {
+    /// Room for `n` more elements, growing geometrically. `reserveCapacity` allocates exactly what is asked,
+    /// so calling it once per page would copy the whole column on every page.
+    @inline(__always) mutating func reserveAdditional(_ n: Int) {
+        let needed = count + n
+        if needed > capacity { reserveCapacity(Swift.max(needed, capacity * 2)) }
+    }
+}

@@ -190,8 +190,8 @@ struct ChunkDecoder {
         let maxDefinition = UInt32(layout.maxDefinition)
         var present = 0
         if let repetition {
-            repetitionLevels.reserveCapacity(repetitionLevels.count + count)
-            definitionLevels.reserveCapacity(definitionLevels.count + count)
+            repetitionLevels.reserveAdditional(count)
+            definitionLevels.reserveAdditional(count)
             let emptyLevel = UInt32(column.nullable ? 1 : 0)
             for i in 0..<count {
                 let d = definition[i]
@@ -204,7 +204,7 @@ struct ChunkDecoder {
                 definitionLevels.append(UInt8(d))
             }
         } else {
-            validity.reserveCapacity(validity.count + count)
+            validity.reserveAdditional(count)
             for d in definition {
                 validity.append(d == maxDefinition)
                 present += Int(d)
@@ -299,7 +299,7 @@ struct ChunkDecoder {
             switch valueType {
             case .boolean:
                 guard count <= (raw.count - start) * 8 else { throw ParquetError.corrupt("PLAIN booleans truncated") }
-                bools.reserveCapacity(bools.count + count)
+                bools.reserveAdditional(count)
                 for i in 0..<count {
                     let byte = raw[start + i >> 3]
                     bools.append(byte >> UInt8(i & 7) & 1 == 1)
@@ -330,7 +330,7 @@ struct ChunkDecoder {
                     try RLEHybrid.decode(raw, start: start + 4, end: start + 4 + length, bitWidth: 1, count: count, into: out.baseAddress!)
                 }
             }
-            bools.reserveCapacity(bools.count + count)
+            bools.reserveAdditional(count)
             for v in values { bools.append(v == 1) }
         default:
             throw ParquetError.unsupported("column \"\(column.name)\": encoding \(Encoding.name(encoding))")
@@ -349,17 +349,17 @@ struct ChunkDecoder {
         case .int32, .date:
             guard let d = dict32 else { throw ParquetError.corrupt("dictionary-encoded page without a dictionary") }
             try check(d.count)
-            ints32.reserveCapacity(ints32.count + indices.count)
+            ints32.reserveAdditional(indices.count)
             for i in indices { ints32.append(d[Int(i)]) }
         case .int64, .timestamp:
             guard let d = dict64 else { throw ParquetError.corrupt("dictionary-encoded page without a dictionary") }
             try check(d.count)
-            ints64.reserveCapacity(ints64.count + indices.count)
+            ints64.reserveAdditional(indices.count)
             for i in indices { ints64.append(d[Int(i)]) }
         case .double:
             guard let d = dictDouble else { throw ParquetError.corrupt("dictionary-encoded page without a dictionary") }
             try check(d.count)
-            doubles.reserveCapacity(doubles.count + indices.count)
+            doubles.reserveAdditional(indices.count)
             for i in indices { doubles.append(d[Int(i)]) }
         case .string:
             guard let d = dictBytes else { throw ParquetError.corrupt("dictionary-encoded page without a dictionary") }

@@ -43,7 +43,7 @@ public struct ByteArrayColumn: Sendable, Hashable {
     public mutating func append(contentsOf other: ByteArrayColumn) {
         let base = bytes.count
         bytes.append(contentsOf: other.bytes)
-        offsets.reserveCapacity(offsets.count + other.count)
+        offsets.reserveAdditional(other.count)
         for i in 1..<other.offsets.count { offsets.append(base + other.offsets[i]) }
     }
 
@@ -52,13 +52,15 @@ public struct ByteArrayColumn: Sendable, Hashable {
         let hi = other.offsets[range.upperBound]
         let base = bytes.count - lo
         bytes.append(contentsOf: other.bytes[lo..<hi])
-        offsets.reserveCapacity(offsets.count + range.count)
+        offsets.reserveAdditional(range.count)
         for i in (range.lowerBound + 1)..<(range.upperBound + 1) { offsets.append(base + other.offsets[i]) }
     }
 
+    /// Reserves room for at least this many values and bytes in total, growing geometrically: called once per
+    /// page, an exact reservation would copy the whole column every page.
     mutating func reserveCapacity(values: Int, bytes byteCount: Int) {
-        offsets.reserveCapacity(values + 1)
-        bytes.reserveCapacity(byteCount)
+        if values + 1 > offsets.capacity { offsets.reserveCapacity(max(values + 1, offsets.capacity * 2)) }
+        if byteCount > bytes.capacity { bytes.reserveCapacity(max(byteCount, bytes.capacity * 2)) }
     }
 
     /// The raw bytes of value `i`.
