@@ -13,6 +13,9 @@ public struct ParquetWriterOptions: Sendable {
     public var dictionary: Bool = true
     /// When a chunk's dictionary page would exceed this, later pages fall back to PLAIN.
     public var dictionaryPageSizeLimit: Int = 1 << 20
+    /// Encode a row group's columns on several cores (Dispatch worker threads). The file is byte-identical
+    /// either way.
+    public var parallelEncoding: Bool = true
     /// Written to `created_by`; readers key statistics workarounds on it, so never impersonate another writer.
     public var createdBy: String = "webtoon-crawler version 0.1.0"
 
@@ -20,7 +23,7 @@ public struct ParquetWriterOptions: Sendable {
 }
 
 /// One encoded column chunk: page headers and bodies, with metadata whose offsets are relative to the chunk.
-struct EncodedChunk {
+struct EncodedChunk: Sendable {
     var bytes: [UInt8]
     var meta: ColumnMetaData
     /// Offset of the first data page within `bytes` (after a dictionary page, if any).

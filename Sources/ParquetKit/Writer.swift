@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// What a finished file holds.
 public struct ParquetWriteSummary: Sendable, Hashable {
     public let path: String
@@ -117,8 +120,7 @@ struct FileEncoder {
         let groupStart = offset
         var chunks: [ColumnChunkMeta] = []
         var uncompressed: Int64 = 0
-        for (values, column) in zip(pending, schema.columns) {
-            let encoded = try ChunkEncoder.encode(values, column: column, options: options)
+        for encoded in try encodeChunks() {
             let chunkStart = offset
             try sink(encoded.bytes)
             offset += encoded.bytes.count
@@ -135,6 +137,24 @@ struct FileEncoder {
         totalRows += pendingRows
         pendingRows = 0
         pending = schema.columns.map { ColumnValues.empty(for: $0.type, nullable: false) }
+    }
+
+    /// Encodes the buffered columns, in parallel across cores when enabled: each chunk is independent and pure,
+    /// and only the (cheap, ordered) writing of the results stays sequential. Runs on Dispatch's worker
+    /// threads, never on the Swift concurrency pool.
+    private func encodeChunks() throws -> [EncodedChunk] {
+        let columns = pending
+        let schema = self.schema
+        let options = self.options
+        guard options.parallelEncoding, columns.count > 1 else {
+            return try zip(columns, schema.columns).map { try ChunkEncoder.encode($0, column: $1, options: options) }
+        }
+        let results = Mutex<[Result<EncodedChunk, any Error>?]>(Array(repeating: nil, count: columns.count))
+        DispatchQueue.concurrentPerform(iterations: columns.count) { i in
+            let result = Result { try ChunkEncoder.encode(columns[i], column: schema.columns[i], options: options) }
+            results.withLock { $0[i] = result }
+        }
+        return try results.withLock { all in try all.map { try $0!.get() } }
     }
 
     mutating func finish(_ sink: ([UInt8]) throws -> Void) throws {

@@ -64,6 +64,18 @@ import Testing
         }
     }
 
+    @Test func parallelEncodingWritesTheSameBytes() throws {
+        let schema = try Fixtures.allTypesSchema(nullable: true)
+        var options = ParquetWriterOptions()
+        options.rowGroupRows = 700
+        let batches = [Fixtures.allTypes(rows: 2000, seed: 77, nullable: true)]
+        options.parallelEncoding = true
+        let parallel = try ParquetWriter.encode(schema: schema, batches: batches, options: options)
+        options.parallelEncoding = false
+        let sequential = try ParquetWriter.encode(schema: schema, batches: batches, options: options)
+        #expect(parallel == sequential)
+    }
+
     @Test func pruningSkipsRowGroupsOutsideMinMax() throws {
         let schema = try ParquetSchema([
             ParquetColumn("id", .int64), ParquetColumn("platform", .string), ParquetColumn("day", .date, nullable: true),
