@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// Limits that keep a hostile file from making the reader allocate without bound.
 public struct ParquetReaderOptions: Sendable {
     /// Largest footer accepted.
@@ -8,6 +11,8 @@ public struct ParquetReaderOptions: Sendable {
     public var maxRowGroupRows: Int = 64 << 20
     /// Largest number of level entries in one column chunk (list elements count individually).
     public var maxChunkValues: Int = 128 << 20
+    /// Decode a row group's columns on several cores (Dispatch worker threads); results are identical.
+    public var parallelDecoding: Bool = true
 
     public init() {}
 }
@@ -233,17 +238,31 @@ public final class ParquetReader {
         let indices = try columnIndices(columns)
         do {
             let group = metadata.rowGroups[g]
-            var result: [ColumnValues] = []
-            for c in indices {
+            // I/O first, in file order; then decoding, which is pure and runs in parallel when enabled.
+            let chunks = try indices.map { c in
                 let meta = group.columns[c].metaData!
                 let (start, length) = try Self.chunkRange(meta)
-                let bytes = try source.read(offset: start, count: length)
-                result.append(
-                    try ChunkDecoder.decode(
-                        bytes, numValues: Int(meta.numValues), rows: Int(group.numRows), column: schema.columns[c],
-                        layout: layouts[c], codec: meta.codec, limits: options))
+                return (bytes: try source.read(offset: start, count: length), meta: meta, column: c)
             }
-            return ColumnBatch(result)
+            let rows = Int(group.numRows)
+            let schema = self.schema
+            let layouts = self.layouts
+            let options = self.options
+            let decode: @Sendable (Int) throws -> ColumnValues = { i in
+                let chunk = chunks[i]
+                return try ChunkDecoder.decode(
+                    chunk.bytes, numValues: Int(chunk.meta.numValues), rows: rows, column: schema.columns[chunk.column],
+                    layout: layouts[chunk.column], codec: chunk.meta.codec, limits: options)
+            }
+            guard options.parallelDecoding, chunks.count > 1 else {
+                return ColumnBatch(try chunks.indices.map(decode))
+            }
+            let results = Mutex<[Result<ColumnValues, any Error>?]>(Array(repeating: nil, count: chunks.count))
+            DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
+                let result = Result { try decode(i) }
+                results.withLock { $0[i] = result }
+            }
+            return ColumnBatch(try results.withLock { all in try all.map { try $0!.get() } })
         } catch let error as ParquetError {
             throw error.path.isEmpty
                 ? ParquetError(error.code, path: path, "row group \(g): \(error.detail)") : error

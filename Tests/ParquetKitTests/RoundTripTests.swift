@@ -54,7 +54,9 @@ import Testing
         for iteration in 0..<150 {
             let (schema, batches, options) = try Self.randomTable(&g)
             let bytes = try ParquetWriter.encode(schema: schema, batches: batches, options: options)
-            let reader = try ParquetReader(bytes: bytes, name: "case \(iteration)")
+            var readOptions = ParquetReaderOptions()
+            readOptions.parallelDecoding = iteration % 2 == 0  // both paths must agree with the input
+            let reader = try ParquetReader(bytes: bytes, name: "case \(iteration)", options: readOptions)
             #expect(reader.schema == schema)
             let rows = batches.reduce(0) { $0 + $1.rowCount }
             #expect(reader.rowCount == rows)
