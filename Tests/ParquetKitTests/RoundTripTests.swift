@@ -78,6 +78,37 @@ import Testing
         #expect(parallel == sequential)
     }
 
+    @Test func rowGroupsFlushWhileStreamingSoMemoryStaysBounded() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let schema = try Fixtures.allTypesSchema(nullable: true)
+        var options = ParquetWriterOptions()
+        options.rowGroupBytes = 20_000  // buffered bytes, well below one batch's worth of 10 batches
+        let path = dir.file("stream.parquet")
+        let writer = try ParquetWriter(path: path, schema: schema, options: options)
+        var written: [Int] = []
+        var batches: [ColumnBatch] = []
+        for i in 0..<10 {
+            let b = Fixtures.allTypes(rows: 300, seed: UInt64(100 + i), nullable: true)
+            batches.append(b)
+            try writer.write(b)
+            written.append(writer.bytesWritten)
+        }
+        for r in 0..<2000 {  // the row API flushes by size too
+            try writer.append(row: schema.columns.enumerated().map { c, col in
+                c == 2 ? .int64(Int64(r)) : (col.nullable ? .null : .int64(0))
+            })
+        }
+        #expect(zip(written, written.dropFirst()).allSatisfy { $0 < $1 }, "every batch reached the file: \(written)")
+        let summary = try writer.close()
+        #expect(summary.rows == 5000)
+        #expect(summary.rowGroups >= 12)
+        let reader = try ParquetReader(path: path)
+        let all = tokens(try readAll(reader), schema)
+        expectSameColumns(all.map { Array($0.prefix(3000)) }, tokens(batches, schema), schema: schema, "streamed")
+        #expect(Array(all[2].suffix(2000)) == (0..<2000).map { String($0) })
+    }
+
     @Test func pruningSkipsRowGroupsOutsideMinMax() throws {
         let schema = try ParquetSchema([
             ParquetColumn("id", .int64), ParquetColumn("platform", .string), ParquetColumn("day", .date, nullable: true),
