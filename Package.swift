@@ -101,6 +101,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(name: "ParquetKitTests", dependencies: ["ParquetKit"]),
     ]
 )
 
