@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // One system-library target per C library (see docs/native.md).
@@ -76,6 +77,9 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        // Cluster: pure protocol, ledger state machine and budgets (ClusterCore); tests run in milliseconds.
+        .target(name: "ClusterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )
 
