@@ -148,7 +148,10 @@ public struct WireCodec: Sendable {
             throw ProtocolError(code: .truncated, detail: "body length field says \(declared) bytes, message carries \(actual)")
         }
         let signedEnd = bytes.count - WireCodec.tagSize
-        guard HMAC<SHA256>.isValidAuthenticationCode(bytes[signedEnd...], authenticating: bytes[..<signedEnd], using: key) else {
+        // Whole arrays, not slices: swift-crypto 3.12 reads the tag's bytes from index 0.
+        let tag = Array(bytes[signedEnd...])
+        let signed = Array(bytes[..<signedEnd])
+        guard HMAC<SHA256>.isValidAuthenticationCode(tag, authenticating: signed, using: key) else {
             throw ProtocolError(code: .unauthenticated, detail: "HMAC tag does not match (wrong cluster secret or altered message)")
         }
         guard let kind = ClusterMessage.Kind(rawValue: bytes[5]) else {
