@@ -71,12 +71,13 @@ public struct AIMDBudget: Hashable, Sendable, Codable {
         calmSince = calmSince.adding(millis: intervals * policy.increaseIntervalMillis)
     }
 
-    /// Feeds what a worker saw. 429s (or a 403 burst) decrease the rate once per cooldown; a Retry-After pauses the
-    /// platform; either restarts the calm interval.
+    /// Feeds what a worker saw. 429s (or a 403 burst) decrease the rate once per cooldown and forfeit the increase of
+    /// the current interval; a Retry-After pauses the platform; either restarts the calm interval.
     public mutating func observe(_ stats: TaskStats, now: Timestamp) {
-        advance(to: now)
         let burst403 = stats.status403 >= policy.forbiddenBurst
         let throttled = stats.status429 > 0 || burst403
+        // The interval that ends in throttling was not calm: it earns no increase.
+        if !throttled { advance(to: now) }
         if throttled {
             let cooledDown = lastDecreaseAt.map { now.millis(since: $0) >= policy.cooldownMillis } ?? true
             if cooledDown {
