@@ -256,6 +256,8 @@ public struct CoordinatorCore: Sendable {
         guard counts.backlog > 0, idle >= config.stallAfterMillis else { return nil }
         let liveWorkers = workers.values.filter { isLive($0, now: now) }
         let pendingPlatforms = Set(ledger.depths(runs: [runID]).filter { $0.counts.pending > 0 }.map(\.platform))
+        let paused = pendingPlatforms.filter { budgets[$0]?.isPaused(at: now) ?? false }
+        let unserved = pendingPlatforms.filter { platform in !liveWorkers.contains { $0.platforms.contains(platform) } }
         let holders = Set(ledger.leasedUnitIDs.compactMap { id in ledger.units[id].flatMap { $0.run == runID ? $0.lease?.worker : nil } })
         let reason: StallReason
         var detail: String
@@ -265,13 +267,14 @@ public struct CoordinatorCore: Sendable {
         } else if counts.leased > 0, holders.allSatisfy({ id in workers[id].map { !isLive($0, now: now) } ?? true }) {
             reason = .leasesHeldBySilentWorkers
             detail = "\(counts.leased) leases held by silent workers: \(holders.sorted().map(\.rawValue).joined(separator: ", "))"
-        } else if !pendingPlatforms.isEmpty, pendingPlatforms.allSatisfy({ budgets[$0]?.isPaused(at: now) ?? false }) {
-            reason = .platformPaused
-            detail = "paused by Retry-After: \(pendingPlatforms.sorted().joined(separator: ", "))"
-        } else if !pendingPlatforms.isEmpty, counts.leased == 0,
-                  pendingPlatforms.allSatisfy({ platform in !liveWorkers.contains { $0.platforms.contains(platform) } }) {
-            reason = .noWorkerForPlatform
-            detail = "no live worker serves \(pendingPlatforms.sorted().joined(separator: ", "))"
+        } else if counts.leased == 0, !pendingPlatforms.isEmpty,
+                  pendingPlatforms.isSubset(of: paused.union(unserved)) {
+            // Nothing is leased and every pending platform is blocked: by a pause, or by having no worker.
+            reason = unserved.isEmpty ? .platformPaused : .noWorkerForPlatform
+            detail = [
+                unserved.isEmpty ? nil : "no live worker serves \(unserved.sorted().joined(separator: ", "))",
+                paused.isEmpty ? nil : "paused by Retry-After: \(paused.sorted().joined(separator: ", "))",
+            ].compactMap { $0 }.joined(separator: "; ")
         } else {
             reason = .noCompletions
             detail = "\(counts.leased) leased, \(counts.pending) pending, no unit finished"

@@ -437,6 +437,11 @@ public struct QueueDepth: Hashable, Sendable, Codable {
     public let platform: String
     public let kind: String
     public let counts: StateCounts
+    public init(platform: String, kind: String, counts: StateCounts) {
+        self.platform = platform
+        self.kind = kind
+        self.counts = counts
+    }
 }
 
 /// FIFO of (unit, pendingSeq) with an advancing head; entries whose seq no longer matches are skipped lazily.

@@ -84,6 +84,10 @@ public struct ClusterStatus: Hashable, Sendable, Codable {
 public struct DepthSample: Hashable, Sendable, Codable {
     public let at: Timestamp
     public let counts: StateCounts
+    public init(at: Timestamp, counts: StateCounts) {
+        self.at = at
+        self.counts = counts
+    }
 }
 
 /// A fixed-size ring of depth samples: the history behind "queue depth over time" and the ETA.
