@@ -77,6 +77,8 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
+        .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
         // Cluster: pure protocol, ledger state machine and budgets (ClusterCore); tests run in milliseconds.
         .target(name: "ClusterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),
