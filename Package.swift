@@ -82,6 +82,9 @@ let package = Package(
         // Cluster: pure protocol, ledger state machine and budgets (ClusterCore); tests run in milliseconds.
         .target(name: "ClusterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
+        .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 

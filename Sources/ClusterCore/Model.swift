@@ -207,12 +207,13 @@ extension Int64 {
     }
 }
 
-/// `text` cut at a scalar boundary to at most `maxBytes` UTF-8 bytes.
+/// `text` without NUL (PostgreSQL text and jsonb cannot hold it), cut at a scalar boundary to at most `maxBytes`
+/// UTF-8 bytes.
 func truncatedUTF8(_ text: String, maxBytes: Int) -> String {
-    guard text.utf8.count > maxBytes else { return text }
+    guard text.utf8.count > maxBytes || text.utf8.contains(0) else { return text }
     var used = 0
     var scalars = String.UnicodeScalarView()
-    for scalar in text.unicodeScalars {
+    for scalar in text.unicodeScalars where scalar != "\u{0}" {
         let size = String(scalar).utf8.count
         guard used + size <= maxBytes else { break }
         used += size
