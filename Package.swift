@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
         .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
+        .testTarget(name: "NNGKitTests", dependencies: ["NNGKit"]),
         // Cluster: pure protocol, ledger state machine and budgets (ClusterCore); tests run in milliseconds.
         .target(name: "ClusterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,1 +1,0 @@
-// NNGKit: see docs/architecture.md for what this module owns.
