@@ -84,8 +84,8 @@ let package = Package(
         .target(name: "ClusterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
-        .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )
 
