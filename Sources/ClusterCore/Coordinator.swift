@@ -61,6 +61,8 @@ public struct CoordinatorCore: Sendable {
     public private(set) var draining = false
 
     private static let maxRecentCompletions = 512
+    /// Finished runs listed in status (newest first), besides every active run.
+    public static let finishedRunsInStatus = 10
 
     public init(config: CoordinatorConfig, ledger: Ledger? = nil) {
         self.config = config
@@ -218,7 +220,11 @@ public struct CoordinatorCore: Sendable {
 
     public func status(now: Timestamp, includeWorkers: Bool = true) -> ClusterStatus {
         let active = Set(ledger.runs.values.filter { $0.state == .active }.map(\.id))
-        let runs = ledger.runs.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map { run in
+        // Active runs and the most recently finished ones, so the reply stays small however many runs the ledger holds.
+        let finished = ledger.runs.values.filter { $0.state == .finished }
+            .sorted { ($0.finishedAt ?? $0.createdAt, $0.id) > ($1.finishedAt ?? $1.createdAt, $1.id) }.prefix(CoordinatorCore.finishedRunsInStatus)
+        let shown = ledger.runs.values.filter { $0.state == .active } + finished
+        let runs = shown.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map { run in
             RunStatus(
                 id: run.id, spec: run.spec, state: run.state, createdAt: run.createdAt, finishedAt: run.finishedAt,
                 counts: ledger.counts(run: run.id), depths: ledger.depths(runs: [run.id]), totals: run.totals,

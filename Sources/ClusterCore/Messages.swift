@@ -161,7 +161,7 @@ public struct Ack: Hashable, Sendable, Codable {
 /// Why a message was refused.
 public enum RejectReason: String, Hashable, Sendable, Codable, CaseIterable {
     case badMagic, unsupportedVersion, unknownMessageType, truncated, oversized, unauthenticated, malformed,
-        invalidField, replayed, clockSkew, unknownWorker, unexpectedMessage, draining
+        invalidField, replayed, clockSkew, unknownWorker, unexpectedMessage
 }
 
 /// Coordinator → peer: the message was refused, with the reason and a human-readable detail.

@@ -271,3 +271,30 @@ import Testing
         #expect(!ledger.hasChanges)
     }
 }
+
+@Suite struct LedgerTextTests {
+    @Test func workerErrorsAreStrippedOfNulAndBounded() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: LedgerConfig(maxAttempts: 1))
+        try ledger.createRun(spec(["naver"]), roots: [seed("a")], now: clock.now)
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        let error = "bad\u{0}byte " + String(repeating: "웹", count: 3_000)
+        #expect(ledger.fail(worker: worker("w1"), token: token, error: error, retryable: true, stats: .zero, now: clock.now) == .dead)
+        let stored = try #require(ledger.units[token.unit]?.lastError)
+        #expect(!stored.utf8.contains(0) && stored.hasPrefix("badbyte "))
+        #expect(stored.utf8.count <= ClusterLimits.maxErrorBytes && stored.utf8.count > ClusterLimits.maxErrorBytes - 3)
+    }
+
+    @Test func statusListsActiveRunsAndOnlyTheLatestFinishedOnes() throws {
+        var clock = TestClock()
+        var core = CoordinatorCore(config: CoordinatorConfig())
+        for day in 1...15 {
+            clock.advance(1_000)
+            try core.createRun(spec(["naver"], date: "2026-11-\(day < 10 ? "0" : "")\(day)"), roots: day == 3 ? [seed("open")] : [], now: clock.now)
+        }
+        let ids = core.status(now: clock.now).runs.map(\.spec.crawlDate)
+        #expect(ids.count == 11)
+        #expect(ids.contains("2026-11-03"), "the active run is always listed")
+        #expect(ids.last == "2026-11-15" && !ids.contains("2026-11-04"))
+    }
+}
