@@ -118,7 +118,7 @@ public final class WorkerService: Sendable {
             // Release what is held so it is re-leased at once instead of after the deadline. The run task is
             // cancelled, so the goodbye goes out from a fresh task with one short attempt.
             let tokens = shared.state.withLock { Array($0.held.keys) }
-            let goodbye = try encode(.goodbye(Goodbye(releasing: tokens)))
+            let goodbye = try encode(.goodbye(Goodbye(releasing: tokens))).frame
             _ = await Task { try? await self.roundTrip(socket, goodbye, timeout: .seconds(1)) }.value
             throw CancellationError()
         }
@@ -221,26 +221,30 @@ public final class WorkerService: Sendable {
     /// hello. Retries forever with backoff while the coordinator is away; only cancellation ends it.
     func call(_ socket: NNGSocket, _ message: ClusterMessage, helloOnUnknown: Bool = true) async throws -> ClusterMessage {
         var backoff = Duration.milliseconds(100)
-        var frame = try encode(message)
+        var request = try encode(message)
         while true {
             try Task.checkCancellation()
             do {
-                let reply = try await roundTrip(socket, frame)
-                if case .reject(let reject) = reply {
+                let reply = try await roundTrip(socket, request.frame)
+                // A reply must answer this request (a frame-level reject cannot know its id).
+                guard reply.replyTo == request.id || (reply.replyTo == nil && reply.message.kind == .reject) else {
+                    throw ProtocolError(code: .invalidField, detail: "reply to \(reply.replyTo?.rawValue ?? "nothing") for request \(request.id)")
+                }
+                if case .reject(let reject) = reply.message {
                     switch reject.reason {
                     case .replayed:
                         break
                     case .clockSkew:
-                        frame = try encode(message)
+                        request = try encode(message)
                     case .unknownWorker where helloOnUnknown:
                         try await hello(socket)
-                        frame = try encode(message)
+                        request = try encode(message)
                         continue
                     default:
                         throw ProtocolError(code: .invalidField, detail: "coordinator rejected \(message.kind): \(reject.reason.rawValue): \(reject.detail)")
                     }
                 } else {
-                    return reply
+                    return reply.message
                 }
             } catch let error as NNGError where error.code != .closed {
                 logger.debug("request retry", metadata: ["kind": "\(message.kind)", "error": "\(error)"])
@@ -250,16 +254,17 @@ public final class WorkerService: Sendable {
         }
     }
 
-    private func encode(_ message: ClusterMessage) throws -> [UInt8] {
+    private func encode(_ message: ClusterMessage) throws -> (frame: [UInt8], id: MessageID) {
         var rng = SystemRandomNumberGenerator()
-        return try codec.encode(Envelope(id: MessageID.random(using: &rng), sender: settings.id, sentAt: clock(), message: message))
+        let id = MessageID.random(using: &rng)
+        return (try codec.encode(Envelope(id: id, sender: settings.id, sentAt: clock(), message: message)), id)
     }
 
-    private func roundTrip(_ socket: NNGSocket, _ frame: [UInt8], timeout: Duration? = nil) async throws -> ClusterMessage {
+    private func roundTrip(_ socket: NNGSocket, _ frame: [UInt8], timeout: Duration? = nil) async throws -> Envelope {
         let context = try socket.makeContext()
         defer { context.close() }
         try await context.send(frame, timeout: timeout ?? settings.requestTimeout)
         let replyBytes = try await context.receive(timeout: timeout ?? settings.requestTimeout)
-        return try codec.decode(replyBytes).message
+        return try codec.decode(replyBytes)
     }
 }
