@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "PQKit", targets: ["PQKit"]),
         .library(name: "ParquetKit", targets: ["ParquetKit"]),
         .library(name: "WebtoonCore", targets: ["WebtoonCore"]),
+        .library(name: "ClusterCore", targets: ["ClusterCore"]),
+        .library(name: "ClusterKit", targets: ["ClusterKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
