@@ -176,7 +176,15 @@ public final class WorkerService: Sendable {
                 case .completed(let manifest, let children, let stats): .complete(Complete(token: unit.token, manifest: manifest, children: children, stats: stats))
                 case .failed(let error, let retryable, let stats): .fail(Fail(token: unit.token, error: error, retryable: retryable, stats: stats))
                 }
-            let reply = try await self.call(socket, message)
+            var reply: ClusterMessage
+            do {
+                reply = try await self.call(socket, message)
+            } catch let error as ProtocolError {
+                // The coordinator refused the report itself (e.g. too many children): report a final failure
+                // instead, so the unit goes dead with the reason rather than the worker stopping.
+                self.logger.error("report refused", metadata: ["token": "\(unit.token)", "error": "\(error)"])
+                reply = try await self.call(socket, .fail(Fail(token: unit.token, error: "report refused: \(error.detail.prefix(1_000))", retryable: false, stats: .zero)))
+            }
             self.shared.state.withLock { _ = $0.held.removeValue(forKey: unit.token) }
             if case .ack(let ack) = reply, !["accepted", "requeued", "dead"].contains(ack.outcome) {
                 self.logger.info("report not applied", metadata: ["token": "\(unit.token)", "outcome": "\(ack.outcome)"])
