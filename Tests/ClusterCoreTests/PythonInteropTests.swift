@@ -15,29 +15,42 @@ import Testing
         return String(text[start.upperBound..<end.lowerBound])
     }
 
-    func runPython(_ script: String, arguments: [String]) throws -> String {
+    /// Runs the interpreter on a dedicated thread, so its blocking pipe reads and wait stay off the cooperative pool.
+    func runPython(_ script: String, arguments: [String]) async throws -> String {
         let interpreter = try #require(
             ProcessInfo.processInfo.environment["WEBTOON_PYTHON"],
             "WEBTOON_PYTHON is not set: export WEBTOON_PYTHON=/work/main/.venv/bin/python (cluster/setup.sh sets it)")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("wtcl-\(UUID().uuidString).py")
         try script.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: interpreter)
-        process.arguments = [file.path] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "python failed: \(errorText)")
-        return String(decoding: data, as: UTF8.self)
+        let (status, output, errors) = await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String, String), Never>) in
+            Thread {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: interpreter)
+                process.arguments = [file.path] + arguments
+                let output = Pipe()
+                let errors = FileManager.default.temporaryDirectory.appendingPathComponent("wtcl-\(UUID().uuidString).err")
+                _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+                defer { try? FileManager.default.removeItem(at: errors) }
+                process.standardOutput = output
+                process.standardError = try? FileHandle(forWritingTo: errors)
+                do {
+                    try process.run()
+                } catch {
+                    continuation.resume(returning: (-1, "", "cannot start \(interpreter): \(error)"))
+                    return
+                }
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                let errorText = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+                continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self), errorText))
+            }.start()
+        }
+        #expect(status == 0, "python failed: \(errors)")
+        return output
     }
 
-    @Test func documentedPythonClientInteroperatesBothWays() throws {
+    @Test func documentedPythonClientInteroperatesBothWays() async throws {
         let secret = Array("interop secret, long enough".utf8)
         let codec = try WireCodec(secret: secret)
         let now = Timestamp(millis: Int64(Date().timeIntervalSince1970 * 1000))
@@ -66,7 +79,7 @@ import Testing
             "stats": {"requests": 4, "retries": 0, "status429": 1, "status403": 0, "status5xx": 0, "bytes": 99}}).hex())
         print(encode(b"wrong secret, but long enough", "statusRequest", "py-status", {"includeWorkers": True}).hex())
         """
-        let lines = try runPython(driver, arguments: [hex(secret), hex(swiftFrame), hex(tampered)]).split(separator: "\n").map(String.init)
+        let lines = try await runPython(driver, arguments: [hex(secret), hex(swiftFrame), hex(tampered)]).split(separator: "\n").map(String.init)
         try #require(lines.count == 5, "python printed: \(lines)")
         #expect(lines[0] == "statusResponse 2026-11-25.daily.kakao+naver 1")
         #expect(lines[1] == "tampered-rejected unauthenticated")
