@@ -71,6 +71,13 @@ public struct CoordinatorCore: Sendable {
 
     public mutating func drainChanges() -> [LedgerChange] { ledger.drainChanges() }
 
+    /// Call once after rebuilding from the store, before serving: outstanding leases get a full lease period from
+    /// `now`, since their holders could not heartbeat while the coordinator was down.
+    @discardableResult
+    public mutating func resume(now: Timestamp) -> Int {
+        ledger.extendOutstandingLeases(to: now.adding(millis: config.ledger.leaseMillis), now: now)
+    }
+
     /// Operator commands go straight to the ledger.
     @discardableResult
     public mutating func createRun(_ spec: RunSpec, id: RunID? = nil, roots: [UnitSeed], now: Timestamp) throws(ClusterError) -> [UnitID] {

@@ -255,6 +255,22 @@ public struct Ledger: Sendable {
         return expired
     }
 
+    /// Moves every outstanding lease's deadline to at least `deadline` (never earlier). Used once after a coordinator
+    /// restart: workers could not heartbeat while it was down, so their leases get one lease period to reconnect
+    /// instead of expiring on the first sweep and having finished work redone. Returns how many were extended.
+    @discardableResult
+    public mutating func extendOutstandingLeases(to deadline: Timestamp, now: Timestamp) -> Int {
+        var extended = 0
+        for id in leasedUnits.sorted() {
+            guard let lease = units[id]?.lease, lease.deadline < deadline else { continue }
+            units[id]?.lease?.deadline = deadline
+            units[id]?.updatedAt = now
+            touch(unit: id)
+            extended += 1
+        }
+        return extended
+    }
+
     /// Returns `worker`'s leases among `tokens` to pending without counting the attempt (a clean goodbye).
     @discardableResult
     public mutating func release(worker: WorkerID, tokens: [LeaseToken], now: Timestamp) -> [UnitID] {

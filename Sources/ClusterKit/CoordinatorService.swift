@@ -75,12 +75,15 @@ public final class CoordinatorService: Sendable {
         try await store.migrate()
         let ledger = try await store.loadLedger(config: settings.core.ledger)
         let codec = try WireCodec(secret: settings.secret, maxMessageBytes: settings.maxMessageBytes)
+        var core = CoordinatorCore(config: settings.core, ledger: ledger)
+        let graced = core.resume(now: clock())
+        try await store.persist(core.drainChanges())
         let state = CoordinatorState(
-            core: CoordinatorCore(config: settings.core, ledger: ledger),
+            core: core,
             gate: MessageGate(codec: codec, replay: ReplayWindow(windowMillis: settings.replayWindowMillis)), logger: logger)
         stateBox.withLock { $0 = state }
         defer { stateBox.withLock { $0 = nil } }
-        logger.info("coordinator loaded ledger", metadata: ["runs": "\(ledger.runs.count)", "units": "\(ledger.units.count)", "leased": "\(ledger.leasedUnitIDs.count)"])
+        logger.info("coordinator loaded ledger", metadata: ["runs": "\(ledger.runs.count)", "units": "\(ledger.units.count)", "leased": "\(ledger.leasedUnitIDs.count)", "leasesGivenGrace": "\(graced)"])
 
         let socket = try NNGSocket(.rep)
         defer { socket.close() }

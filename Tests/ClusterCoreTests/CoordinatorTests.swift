@@ -188,3 +188,34 @@ import Testing
         #expect(core.status(now: clock.now).runs.first?.etaMillis == 0)
     }
 }
+
+@Suite struct RestartTests {
+    /// After a restart the holder of a lease whose deadline passed while the coordinator was down can still
+    /// heartbeat and complete it; leases with later deadlines keep them; the grace is durable.
+    @Test func resumeGivesOutstandingLeasesOneLeasePeriod() throws {
+        var clock = TestClock()
+        let config = CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 30_000, maxAttempts: 3))
+        var core = CoordinatorCore(config: config)
+        try core.createRun(spec(["naver"]), roots: [seed("a"), seed("b")], now: clock.now)
+        var ledger = core.ledger
+        let early = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease)
+        clock.advance(20_000)
+        let late = try #require(ledger.lease(worker: worker("w2"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease)
+        let log = ledger.drainChanges()
+        _ = core.drainChanges()
+
+        // Down for 15 s: the first lease's deadline passed, the second's did not.
+        clock.advance(15_000)
+        var restarted = CoordinatorCore(config: config, ledger: Ledger(config: config.ledger, restoring: log))
+        #expect(restarted.resume(now: clock.now) == 2)
+        #expect(restarted.ledger.units[early.token.unit]?.lease?.deadline == clock.now.adding(millis: 30_000))
+        #expect(restarted.ledger.units[late.token.unit]?.lease?.deadline == clock.now.adding(millis: 30_000))
+        let changes = restarted.drainChanges()
+        #expect(changes.count == 2, "the extended deadlines are persisted")
+        var resumed = restarted.ledger
+        #expect(resumed.heartbeat(worker: worker("w1"), tokens: [early.token], now: clock.now.adding(millis: 1)).first?.valid == true)
+        #expect(resumed.complete(worker: worker("w2"), token: late.token, manifest: .empty, children: [], stats: .zero, now: clock.now.adding(millis: 2)) == .accepted)
+        // Without further heartbeats, the grace runs out like any lease.
+        #expect(resumed.expireLeases(now: clock.now.adding(millis: 30_001)) == [early.token.unit])
+    }
+}
