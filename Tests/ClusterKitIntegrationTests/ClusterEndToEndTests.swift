@@ -163,6 +163,45 @@ final class TreeExecutor: UnitExecutor {
         await connection.close()
     }
 
+    /// A worker stopped (task cancelled, as on SIGTERM) while its units run releases them at once: they are pending
+    /// again without an attempt counted, and its executor tasks are cancelled.
+    @Test func cancelledWorkerReleasesItsLeases() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["DATABASE_URL"], "DATABASE_URL is not set")
+        let connection = try await PGConnection.connect(url)
+        let schema = "cluster_e2e_" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+        let settings = CoordinatorSettings(
+            listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
+            core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
+        let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
+        let (listening, listened) = AsyncStream.makeStream(of: String.self)
+        let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
+        let address = try #require(await listening.first { _ in true })
+        let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
+        try await service.createRun(spec, roots: (0..<3).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
+
+        let executor = StuckExecutor()
+        let worker = try WorkerService(
+            settings: WorkerSettings(coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: "stuck")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(2)),
+            executor: executor, logger: Logger(label: "w"))
+        let workerTask = Task { try await worker.run() }
+        try await waitUntil(timeout: .seconds(20)) { (try await service.status()).inFlight == 2 && executor.started.withLock { $0 } == 2 }
+        workerTask.cancel()
+        let result = await workerTask.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        try await waitUntil(timeout: .seconds(10)) { (try await service.status()).inFlight == 0 }
+        let counts = try await service.status().runs.first?.counts
+        #expect(counts == StateCounts(pending: 3, leased: 0, done: 0, dead: 0))
+        #expect(executor.cancelled.withLock { $0 } == 2, "the running units were cancelled")
+        let ledger = try await store.loadLedger(config: LedgerConfig())
+        #expect(ledger.units.values.allSatisfy { $0.attempts == 0 }, "a release does not count the attempt (durably)")
+
+        coordinatorTask.cancel()
+        _ = await coordinatorTask.result
+        _ = try? await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+        await connection.close()
+    }
+
     func ghostLease(address: String, units: Int) async throws -> [GrantedUnit] {
         let socket = try NNGSocket(.req)
         defer { socket.close() }
@@ -186,5 +225,20 @@ final class TreeExecutor: UnitExecutor {
         }
         Issue.record("condition not met within \(timeout)")
         throw CancellationError()
+    }
+}
+
+/// Never finishes a unit on its own; counts starts and cancellations.
+final class StuckExecutor: UnitExecutor {
+    let started = Mutex(0)
+    let cancelled = Mutex(0)
+    func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
+        started.withLock { $0 += 1 }
+        do {
+            try await Task.sleep(for: .seconds(3_600))
+        } catch {
+            cancelled.withLock { $0 += 1 }
+        }
+        return .failed(error: "stopped", retryable: true, stats: .zero)
     }
 }
