@@ -128,6 +128,17 @@ public final class CoordinatorService: Sendable {
             let sample = now.millis(since: lastSample) >= settings.sampleMillis
             if sample { lastSample = now }
             await state.tick(now: now, sample: sample)
+            guard sample else { continue }
+            let (finished, stalls) = await state.events(now: now)
+            for summary in finished {
+                logger.notice("run finished", metadata: [
+                    "run": "\(summary.id)", "units": "\(summary.units)", "done": "\(summary.done)", "dead": "\(summary.dead)",
+                    "requests": "\(summary.totals.stats.requests)", "rows": "\(summary.totals.rowsByTable)",
+                ])
+            }
+            for (run, stall) in stalls {
+                logger.warning("run stalled", metadata: ["run": "\(run)", "reason": "\(stall.reason.rawValue)", "detail": "\(stall.detail)"])
+            }
         }
     }
 
@@ -264,6 +275,18 @@ actor CoordinatorState {
     }
 
     func summary(run: RunID) -> RunSummary? { core.summary(run: run) }
+
+    private var announcedFinished: Set<RunID>?
+
+    /// Runs that finished since the last call (none on the first call, which only records what is already
+    /// finished) and the stall report of every stalled run.
+    func events(now: Timestamp) -> (finished: [RunSummary], stalls: [(RunID, StallReport)]) {
+        let finishedNow = Set(core.ledger.runs.values.filter { $0.state == .finished }.map(\.id))
+        let fresh = announcedFinished.map { finishedNow.subtracting($0) } ?? []
+        announcedFinished = finishedNow
+        let stalls = core.ledger.runs.keys.sorted().compactMap { run in core.stall(run: run, now: now).map { (run, $0) } }
+        return (fresh.sorted().compactMap { core.summary(run: $0) }, stalls)
+    }
 
     /// Marks pending changes with a new sequence number and wakes the committer.
     private func noteChanges() -> UInt64 {

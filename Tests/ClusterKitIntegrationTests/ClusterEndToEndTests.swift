@@ -71,8 +71,9 @@ final class TreeExecutor: UnitExecutor {
                 ledger: LedgerConfig(leaseMillis: 1_500, maxAttempts: 5), heartbeatMillis: 300, workerTimeoutMillis: 1_500,
                 idlePollMillis: 100, defaultBudget: BudgetPolicy(initialRate: 50, floor: 1, ceiling: 100))
             let settings = CoordinatorSettings(listenURL: address, secret: Self.secret, core: core, tickMillis: 50, sampleMillis: 200)
-            var logger = Logger(label: "e2e")
-            logger.logLevel = .warning
+            let captured = CapturedLogs()
+            var logger = Logger(label: "e2e") { _ in CapturingLogHandler(logs: captured) }
+            logger.logLevel = .notice
 
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: "2026-11-25")
             let run = spec.defaultID
@@ -118,6 +119,9 @@ final class TreeExecutor: UnitExecutor {
                 #expect(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() == output.file.sha256)
                 #expect(output.file.path.hasPrefix(output.unit + "-" + output.leaseToken.split(separator: "-").last!))
             }
+            // The coordinator announces the completion with its accounting (sampled every 200 ms).
+            try await waitUntil(timeout: .seconds(5)) { captured.messages.contains { $0.hasPrefix("run finished") } }
+            #expect(captured.messages.contains { $0.hasPrefix("run finished") && $0.contains("done=38") && $0.contains("dead=0") })
             let status = try await second.status()
             #expect(status.runs.first?.state == .finished && status.inFlight == 0)
             #expect(status.rejected.isEmpty)
@@ -248,5 +252,26 @@ final class StuckExecutor: UnitExecutor {
             cancelled.withLock { $0 += 1 }
         }
         return .failed(error: "stopped", retryable: true, stats: .zero)
+    }
+}
+
+/// Log lines (`message key=value …`, keys sorted) kept for assertions.
+final class CapturedLogs: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var messages: [String] { lines.withLock { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let logs: CapturedLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        let fields = (event.metadata ?? [:]).merging(metadata) { current, _ in current }.sorted { $0.key < $1.key }
+        logs.append(([event.message.description] + fields.map { "\($0.key)=\($0.value)" }).joined(separator: " "))
     }
 }
