@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "PQKit", targets: ["PQKit"]),
         .library(name: "ParquetKit", targets: ["ParquetKit"]),
         .library(name: "WebtoonCore", targets: ["WebtoonCore"]),
+        .library(name: "ClusterCore", targets: ["ClusterCore"]),
+        .library(name: "ClusterKit", targets: ["ClusterKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // One system-library target per C library (see docs/native.md).
@@ -102,6 +105,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ParquetKitTests", dependencies: ["ParquetKit"]),
+        // Cluster: pure protocol, ledger state machine and budgets (ClusterCore); tests run in milliseconds.
+        .target(name: "ClusterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
+        .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )
 

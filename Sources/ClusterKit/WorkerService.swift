@@ -1,0 +1,278 @@
+import ClusterCore
+import Foundation
+import Logging
+import NNGKit
+import Synchronization
+
+/// What a unit's execution produced.
+public enum UnitOutcome: Sendable, Hashable {
+    /// Files are already at their final names; children are tasks the unit discovered.
+    case completed(manifest: Manifest, children: [UnitSeed], stats: TaskStats)
+    case failed(error: String, retryable: Bool, stats: TaskStats)
+}
+
+/// Runs one leased unit; implemented by the platform layer. Cancellation means the lease was lost: stop, and leave
+/// no output under a final name.
+public protocol UnitExecutor: Sendable {
+    func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome
+}
+
+/// What an executing unit may ask the worker: its platform's current allowance, and a channel for politeness
+/// signals (429, 403, Retry-After) that the next heartbeat carries to the coordinator.
+public final class UnitContext: Sendable {
+    private let shared: WorkerShared
+    init(shared: WorkerShared) { self.shared = shared }
+
+    /// This worker's current share of the platform's budget (nil before the first grant).
+    public func allowance(platform: String) -> PlatformAllowance? { shared.allowance(platform: platform) }
+
+    /// Adds politeness signals for the next heartbeat.
+    public func report(platform: String, _ stats: TaskStats) { shared.report(platform: platform, stats) }
+}
+
+public struct WorkerSettings: Sendable {
+    public var coordinatorURL: String
+    public var tls: NNGTLSConfig?
+    public var secret: [UInt8]
+    public var id: WorkerID
+    public var capacity: Int
+    public var platforms: [String]
+    public var softwareVersion: String
+    /// Deadline of one request/reply exchange before the identical bytes are sent again.
+    public var requestTimeout: Duration
+    public var maxMessageBytes: Int
+
+    public init(
+        coordinatorURL: String, tls: NNGTLSConfig? = nil, secret: [UInt8], id: WorkerID, capacity: Int, platforms: [String],
+        softwareVersion: String = "0", requestTimeout: Duration = .seconds(10), maxMessageBytes: Int = 8 << 20
+    ) {
+        self.coordinatorURL = coordinatorURL
+        self.tls = tls
+        self.secret = secret
+        self.id = id
+        self.capacity = max(1, capacity)
+        self.platforms = platforms
+        self.softwareVersion = softwareVersion
+        self.requestTimeout = requestTimeout
+        self.maxMessageBytes = maxMessageBytes
+    }
+}
+
+/// State shared by the lease loop, the heartbeat loop and running units.
+final class WorkerShared: Sendable {
+    struct State {
+        var held: [LeaseToken: Task<UnitOutcome, Never>] = [:]
+        var allowances: [String: PlatformAllowance] = [:]
+        var signals: [String: TaskStats] = [:]
+        var draining = false
+        var heartbeatMillis: Int64 = 10_000
+    }
+    let state = Mutex(State())
+
+    func allowance(platform: String) -> PlatformAllowance? { state.withLock { $0.allowances[platform] } }
+    func report(platform: String, _ stats: TaskStats) {
+        state.withLock { $0.signals[platform] = ($0.signals[platform] ?? .zero).adding(stats) }
+    }
+    func update(_ allowances: [PlatformAllowance]) {
+        state.withLock { state in for allowance in allowances { state.allowances[allowance.platform] = allowance } }
+    }
+}
+
+/// A worker process: pulls leases, runs units with the executor, heartbeats, reports, and survives coordinator
+/// restarts by resending identical requests and saying hello again when the coordinator no longer knows it.
+public final class WorkerService: Sendable {
+    let settings: WorkerSettings
+    let executor: any UnitExecutor
+    let clock: @Sendable () -> Timestamp
+    let logger: Logger
+    let shared = WorkerShared()
+    let codec: WireCodec
+
+    public init(settings: WorkerSettings, executor: any UnitExecutor, clock: @escaping @Sendable () -> Timestamp = systemTimestamp, logger: Logger) throws {
+        self.settings = settings
+        self.executor = executor
+        self.clock = clock
+        self.logger = logger
+        self.codec = try WireCodec(secret: settings.secret, maxMessageBytes: settings.maxMessageBytes)
+    }
+
+    /// Asks the worker to finish what it holds and leave (as a coordinator `drain` does).
+    public func drain() { shared.state.withLock { $0.draining = true } }
+
+    /// Runs until drained (then says goodbye and returns) or cancelled (then releases its leases, best effort).
+    public func run() async throws {
+        let socket = try NNGSocket(.req)
+        defer { socket.close() }
+        try socket.set(
+            .receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true), .reconnectMinimum(.milliseconds(100)),
+            .reconnectMaximum(.seconds(5)), .requestResendTime(nil))
+        try socket.dial(settings.coordinatorURL, tls: settings.tls)
+        try await hello(socket)
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.heartbeatLoop(socket) }
+                try await self.leaseLoop(socket, group: &group)
+                group.cancelAll()
+            }
+        } catch is CancellationError {
+            // Release what is held so it is re-leased at once instead of after the deadline. The run task is
+            // cancelled, so the goodbye goes out from a fresh task with one short attempt.
+            let tokens = shared.state.withLock { Array($0.held.keys) }
+            let goodbye = try encode(.goodbye(Goodbye(releasing: tokens))).frame
+            _ = await Task { try? await self.roundTrip(socket, goodbye, timeout: .seconds(1)) }.value
+            throw CancellationError()
+        }
+        _ = try await call(socket, .goodbye(Goodbye(releasing: [])))
+        logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
+    }
+
+    private func hello(_ socket: NNGSocket) async throws {
+        let reply = try await call(socket, .hello(Hello(capacity: settings.capacity, platforms: settings.platforms, softwareVersion: settings.softwareVersion)), helloOnUnknown: false)
+        guard case .welcome(let welcome) = reply else {
+            throw ClusterError(code: .invalidState, operation: "hello", detail: "coordinator answered \(reply.kind)")
+        }
+        shared.state.withLock { $0.heartbeatMillis = welcome.heartbeatMillis }
+    }
+
+    private func leaseLoop(_ socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        while !Task.isCancelled {
+            let (free, draining) = shared.state.withLock { (settings.capacity - $0.held.count, $0.draining) }
+            if draining {
+                if free == settings.capacity { return }
+                try await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            guard free > 0 else {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: free, platforms: settings.platforms)))
+            switch reply {
+            case .leaseGrant(let grant):
+                shared.update(grant.allowances)
+                for unit in grant.units { start(unit, socket: socket, group: &group) }
+                if grant.units.isEmpty { try await Task.sleep(for: .milliseconds(grant.retryAfterMillis ?? 1_000)) }
+            case .drain:
+                drain()
+            default:
+                logger.warning("unexpected lease reply", metadata: ["reply": "\(reply.kind)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Runs a unit in its own task (so a heartbeat can cancel just that unit when its lease is lost) and reports
+    /// the outcome; a unit whose lease was lost is not reported.
+    private func start(_ unit: GrantedUnit, socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) {
+        let context = UnitContext(shared: shared)
+        let work = Task { await self.executor.execute(unit, context: context) }
+        shared.state.withLock { $0.held[unit.token] = work }
+        group.addTask {
+            let outcome = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
+            let lost = self.shared.state.withLock { $0.held[unit.token] == nil }
+            guard !lost else { return }
+            let message: ClusterMessage =
+                switch outcome {
+                case .completed(let manifest, let children, let stats): .complete(Complete(token: unit.token, manifest: manifest, children: children, stats: stats))
+                case .failed(let error, let retryable, let stats): .fail(Fail(token: unit.token, error: error, retryable: retryable, stats: stats))
+                }
+            var reply: ClusterMessage
+            do {
+                reply = try await self.call(socket, message)
+            } catch let error as ProtocolError {
+                // The coordinator refused the report itself (e.g. too many children): report a final failure
+                // instead, so the unit goes dead with the reason rather than the worker stopping.
+                self.logger.error("report refused", metadata: ["token": "\(unit.token)", "error": "\(error)"])
+                reply = try await self.call(socket, .fail(Fail(token: unit.token, error: "report refused: \(error.detail.prefix(1_000))", retryable: false, stats: .zero)))
+            }
+            self.shared.state.withLock { _ = $0.held.removeValue(forKey: unit.token) }
+            if case .ack(let ack) = reply, !["accepted", "requeued", "dead"].contains(ack.outcome) {
+                self.logger.info("report not applied", metadata: ["token": "\(unit.token)", "outcome": "\(ack.outcome)"])
+            }
+        }
+    }
+
+    /// Ends quietly when cancelled (the lease loop finished draining, or the worker is stopping).
+    private func heartbeatLoop(_ socket: NNGSocket) async throws {
+        do {
+            try await heartbeats(socket)
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    private func heartbeats(_ socket: NNGSocket) async throws {
+        while !Task.isCancelled {
+            let interval = shared.state.withLock { $0.heartbeatMillis }
+            try await Task.sleep(for: .milliseconds(interval))
+            let (tokens, signals) = shared.state.withLock { state in
+                let signals = state.signals.map { PlatformSignals(platform: $0.key, stats: $0.value) }
+                state.signals.removeAll()
+                return (Array(state.held.keys), signals)
+            }
+            let reply = try await call(socket, .heartbeat(Heartbeat(tokens: tokens, signals: signals)))
+            guard case .heartbeatAck(let ack) = reply else { continue }
+            shared.update(ack.allowances)
+            if ack.drain { drain() }
+            for lease in ack.leases where !lease.valid {
+                let task = shared.state.withLock { $0.held.removeValue(forKey: lease.token) }
+                task?.cancel()
+                logger.info("lease lost; unit abandoned", metadata: ["token": "\(lease.token)"])
+            }
+        }
+    }
+
+    // MARK: Requests
+
+    /// One request with retries: identical bytes are resent after timeouts and `replayed` rejections (so the
+    /// coordinator applies it once); a fresh envelope is made after `clockSkew`; `unknownWorker` triggers a new
+    /// hello. Retries forever with backoff while the coordinator is away; only cancellation ends it.
+    func call(_ socket: NNGSocket, _ message: ClusterMessage, helloOnUnknown: Bool = true) async throws -> ClusterMessage {
+        var backoff = Duration.milliseconds(100)
+        var request = try encode(message)
+        while true {
+            try Task.checkCancellation()
+            do {
+                let reply = try await roundTrip(socket, request.frame)
+                // A reply must answer this request (a frame-level reject cannot know its id).
+                guard reply.replyTo == request.id || (reply.replyTo == nil && reply.message.kind == .reject) else {
+                    throw ProtocolError(code: .invalidField, detail: "reply to \(reply.replyTo?.rawValue ?? "nothing") for request \(request.id)")
+                }
+                if case .reject(let reject) = reply.message {
+                    switch reject.reason {
+                    case .replayed:
+                        break
+                    case .clockSkew:
+                        request = try encode(message)
+                    case .unknownWorker where helloOnUnknown:
+                        try await hello(socket)
+                        request = try encode(message)
+                        continue
+                    default:
+                        throw ProtocolError(code: .invalidField, detail: "coordinator rejected \(message.kind): \(reject.reason.rawValue): \(reject.detail)")
+                    }
+                } else {
+                    return reply.message
+                }
+            } catch let error as NNGError where error.code != .closed {
+                logger.debug("request retry", metadata: ["kind": "\(message.kind)", "error": "\(error)"])
+            }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+    }
+
+    private func encode(_ message: ClusterMessage) throws -> (frame: [UInt8], id: MessageID) {
+        var rng = SystemRandomNumberGenerator()
+        let id = MessageID.random(using: &rng)
+        return (try codec.encode(Envelope(id: id, sender: settings.id, sentAt: clock(), message: message)), id)
+    }
+
+    private func roundTrip(_ socket: NNGSocket, _ frame: [UInt8], timeout: Duration? = nil) async throws -> Envelope {
+        let context = try socket.makeContext()
+        defer { context.close() }
+        try await context.send(frame, timeout: timeout ?? settings.requestTimeout)
+        let replyBytes = try await context.receive(timeout: timeout ?? settings.requestTimeout)
+        return try codec.decode(replyBytes)
+    }
+}

@@ -1,0 +1,300 @@
+import ClusterCore
+import Testing
+
+@Suite struct LedgerTests {
+    let config = LedgerConfig(leaseMillis: 30_000, maxAttempts: 3)
+
+    func makeRun(_ ledger: inout Ledger, clock: TestClock, roots: [UnitSeed]) throws -> RunID {
+        let runSpec = spec()
+        try ledger.createRun(runSpec, roots: roots, now: clock.now)
+        return runSpec.defaultID
+    }
+
+    @Test func unitIDsAreDeterministicHexAndDistinguishRunPlatformKindAndKey() throws {
+        let run = try #require(RunID(rawValue: "2026-11-25.daily.kakao+naver"))
+        let other = try #require(RunID(rawValue: "2026-11-26.daily.kakao+naver"))
+        let a = UnitID.derive(run: run, platform: "naver", kind: "title", key: "758037")
+        #expect(a == UnitID.derive(run: run, platform: "naver", kind: "title", key: "758037"))
+        #expect(a.rawValue.utf8.count == 32)
+        #expect(UnitID(rawValue: a.rawValue) == a)
+        let variants = [
+            UnitID.derive(run: other, platform: "naver", kind: "title", key: "758037"),
+            UnitID.derive(run: run, platform: "kakao", kind: "title", key: "758037"),
+            UnitID.derive(run: run, platform: "naver", kind: "episodes", key: "758037"),
+            UnitID.derive(run: run, platform: "naver", kind: "title", key: "758038"),
+        ]
+        #expect(Set(variants + [a]).count == 5)
+        #expect(spec().defaultID.rawValue == "2026-11-25.daily.kakao+naver")
+    }
+
+    @Test func leaseHeartbeatComplete() throws {
+        var clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let granted = ledger.lease(worker: worker("w1"), maxUnits: 5, platforms: ["naver"], now: clock.now)
+        #expect(granted.count == 1)
+        let lease = try #require(granted.first?.lease)
+        #expect(lease.deadline == clock.now.adding(millis: 30_000))
+        #expect(granted.first?.attempts == 1)
+
+        clock.advance(20_000)
+        let beat = ledger.heartbeat(worker: worker("w1"), tokens: [lease.token], now: clock.now)
+        #expect(beat == [LeaseStatus(token: lease.token, valid: true, deadline: clock.now.adding(millis: 30_000))])
+        clock.advance(20_000)  // past the original deadline, within the extended one
+        #expect(ledger.expireLeases(now: clock.now).isEmpty)
+
+        let outcome = ledger.complete(worker: worker("w1"), token: lease.token, manifest: manifest(rows: 7), children: [], stats: TaskStats(requests: 3, bytes: 100), now: clock.now)
+        #expect(outcome == .accepted)
+        let unit = try #require(ledger.units[lease.token.unit])
+        #expect(unit.state == .done && unit.completedBy == lease.token && unit.manifest == manifest(rows: 7))
+        #expect(ledger.runs[run]?.state == .finished)
+        #expect(ledger.runs[run]?.totals.rowsByTable == ["episodes": 7])
+        #expect(ledger.runs[run]?.totals.stats.requests == 3)
+    }
+
+    @Test func heartbeatFromAnotherWorkerOrForAnotherTokenIsInvalid() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        let forged = LeaseToken(unit: token.unit, epoch: token.epoch + 1)
+        let statuses = ledger.heartbeat(worker: worker("w2"), tokens: [token], now: clock.now) + ledger.heartbeat(worker: worker("w1"), tokens: [forged], now: clock.now)
+        #expect(statuses.allSatisfy { !$0.valid })
+    }
+
+    @Test func expiredLeaseReturnsToPendingWithAttemptCountedThenDiesAfterMaxAttempts() throws {
+        var clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        for attempt in 1...3 {
+            let granted = ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now)
+            #expect(granted.first?.attempts == attempt)
+            clock.advance(30_000)  // deadline reached exactly: expired
+            let expired = ledger.expireLeases(now: clock.now)
+            #expect(expired.count == 1)
+            let unit = try #require(ledger.units[expired[0]])
+            #expect(unit.state == (attempt < 3 ? .pending : .dead))
+            #expect(unit.lastError?.contains("expired") == true)
+        }
+        #expect(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).isEmpty)
+        #expect(ledger.deadUnits().count == 1)
+        #expect(ledger.runs[run]?.state == .finished)
+        #expect(ledger.runs[run]?.totals.leaseExpiries == 3)
+    }
+
+    @Test func retryResetsDeadToPendingAndReopensTheRun() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("a"), seed("b")])
+        for unit in ledger.lease(worker: worker("w1"), maxUnits: 2, platforms: ["naver"], now: clock.now) {
+            #expect(ledger.fail(worker: worker("w1"), token: unit.lease!.token, error: "HTTP 404 for title", retryable: false, stats: .zero, now: clock.now) == .dead)
+        }
+        #expect(ledger.runs[run]?.state == .finished)
+        let dead = ledger.deadUnits(run: run)
+        #expect(dead.map(\.lastError) == ["HTTP 404 for title", "HTTP 404 for title"])
+        let retried = ledger.retry(ids: [dead[0].id], now: clock.now)
+        #expect(retried == [dead[0].id])
+        #expect(ledger.units[dead[0].id]?.state == .pending && ledger.units[dead[0].id]?.attempts == 0)
+        #expect(ledger.runs[run]?.state == .active)
+        #expect(ledger.retry(ids: [dead[0].id], now: clock.now).isEmpty, "only dead units can be retried")
+        #expect(ledger.retry(run: run, now: clock.now) == [dead[1].id])
+        #expect(ledger.runs[run]?.totals.retriedDead == 2)
+    }
+
+    @Test func retryableFailureRequeuesUntilAttemptsAreUsed() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        var outcomes: [FailureOutcome] = []
+        for _ in 0..<3 {
+            let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+            outcomes.append(ledger.fail(worker: worker("w1"), token: token, error: "HTTP 503", retryable: true, stats: TaskStats(requests: 2, status5xx: 2), now: clock.now))
+        }
+        #expect(outcomes == [.requeued, .requeued, .dead])
+        let run = spec().defaultID
+        #expect(ledger.runs[run]?.totals.failures == 3)
+        #expect(ledger.runs[run]?.totals.stats.status5xx == 6)
+    }
+
+    @Test func duplicateCompletionIsAcknowledgedAndIgnored() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 5), children: [], stats: TaskStats(requests: 1), now: clock.now) == .accepted)
+        _ = ledger.drainChanges()
+        #expect(ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 99), children: [seed("x")], stats: TaskStats(requests: 1), now: clock.now) == .duplicate)
+        #expect(ledger.units[token.unit]?.manifest == manifest(rows: 5))
+        #expect(ledger.runs[run]?.totals.rowsByTable == ["episodes": 5])
+        #expect(ledger.runs[run]?.totals.stats.requests == 1)
+        #expect(ledger.units.count == 1)
+        #expect(ledger.drainChanges().isEmpty, "a duplicate changes nothing durable")
+    }
+
+    @Test func staleTokenAfterExpiryAndReleaseIsIgnoredAndItsOutputsNeverAccepted() throws {
+        var clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let first = try #require(ledger.lease(worker: worker("slow"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        clock.advance(31_000)
+        let second = try #require(ledger.lease(worker: worker("fast"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(first.unit == second.unit && second.epoch == first.epoch + 1)
+        #expect(ledger.complete(worker: worker("slow"), token: first, manifest: manifest(rows: 1, path: "slow.parquet"), children: [seed("c1")], stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.units[first.unit]?.state == .leased)
+        #expect(ledger.units.count == 1, "children of a stale completion are not created")
+        #expect(ledger.complete(worker: worker("fast"), token: second, manifest: manifest(rows: 2, path: "fast.parquet"), children: [], stats: .zero, now: clock.now) == .accepted)
+        #expect(ledger.complete(worker: worker("slow"), token: first, manifest: manifest(rows: 1, path: "slow.parquet"), children: [], stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.units[first.unit]?.manifest?.files.map(\.path) == ["fast.parquet"])
+        #expect(ledger.runs[run]?.totals.staleReports == 2)
+    }
+
+    @Test func completionAfterDeadlineButBeforeAnySweepIsStale() throws {
+        var clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        clock.advance(30_000)
+        #expect(ledger.complete(worker: worker("w1"), token: token, manifest: .empty, children: [], stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.units[token.unit]?.state == .pending)
+    }
+
+    @Test func completionFromAnotherWorkerWithTheRightTokenIsStale() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(ledger.complete(worker: worker("w2"), token: token, manifest: .empty, children: [], stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.units[token.unit]?.state == .leased)
+    }
+
+    @Test func childrenAreCreatedOnceAcrossDuplicateReports() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("list", kind: "list"), seed("list2", kind: "list")])
+        let tokens = ledger.lease(worker: worker("w1"), maxUnits: 2, platforms: ["naver"], now: clock.now).compactMap(\.lease?.token)
+        let children = [seed("t1"), seed("t2"), seed("t3", platform: "kakao")]
+        #expect(ledger.complete(worker: worker("w1"), token: tokens[0], manifest: .empty, children: children, stats: .zero, now: clock.now) == .accepted)
+        #expect(ledger.complete(worker: worker("w1"), token: tokens[0], manifest: .empty, children: children, stats: .zero, now: clock.now) == .duplicate)
+        // Another unit reporting overlapping children creates only the new one.
+        #expect(ledger.complete(worker: worker("w1"), token: tokens[1], manifest: .empty, children: children + [seed("t4")], stats: .zero, now: clock.now) == .accepted)
+        #expect(ledger.counts(run: run) == StateCounts(pending: 4, leased: 0, done: 2, dead: 0))
+        #expect(ledger.units[children[0].unitID(in: run)]?.parent == tokens[0].unit)
+        #expect(ledger.runs[run]?.state == .active)
+    }
+
+    @Test func completionWithChildOfForeignPlatformIsInvalidAndCountsAsFailure() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let runSpec = spec(["naver"])
+        try ledger.createRun(runSpec, roots: [seed("a")], now: clock.now)
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(ledger.complete(worker: worker("w1"), token: token, manifest: .empty, children: [seed("x", platform: "kakao")], stats: .zero, now: clock.now) == .invalid)
+        #expect(ledger.units[token.unit]?.state == .pending)
+        #expect(ledger.units[token.unit]?.lastError?.contains("kakao") == true)
+        #expect(ledger.units.count == 1)
+    }
+
+    @Test func runFinishesExactlyWhenAllUnitsAreTerminalWithExactAccounting() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: [seed("list", kind: "list")])
+        let root = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(ledger.complete(worker: worker("w1"), token: root, manifest: manifest(rows: 2, table: "titles"), children: (0..<4).map { seed("t\($0)") }, stats: TaskStats(requests: 1, bytes: 10), now: clock.now) == .accepted)
+        #expect(ledger.runs[run]?.state == .active, "children reported in the same completion keep the run open")
+        let tokens = ledger.lease(worker: worker("w1"), maxUnits: 10, platforms: ["naver"], now: clock.now).compactMap(\.lease?.token)
+        #expect(tokens.count == 4)
+        for (index, token) in tokens.enumerated() {
+            #expect(ledger.runs[run]?.state == .active)
+            if index == 3 {
+                _ = ledger.fail(worker: worker("w1"), token: token, error: "gone", retryable: false, stats: TaskStats(requests: 1, status403: 1), now: clock.now)
+            } else {
+                _ = ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 10), children: [], stats: TaskStats(requests: 2, retries: 1, bytes: 5), now: clock.now)
+            }
+        }
+        let record = try #require(ledger.runs[run])
+        #expect(record.state == .finished && record.finishedAt == clock.now)
+        #expect(ledger.counts(run: run) == StateCounts(pending: 0, leased: 0, done: 4, dead: 1))
+        #expect(record.totals.rowsByTable == ["titles": 2, "episodes": 30])
+        #expect(record.totals.stats == TaskStats(requests: 8, retries: 3, status403: 1, bytes: 25))
+        #expect(record.totals.files == 4)
+    }
+
+    @Test func emptyRunFinishesAtOnceAndRecreatingItIsIdempotent() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let created = try ledger.createRun(spec(), roots: [], now: clock.now)
+        #expect(created.isEmpty && ledger.runs[spec().defaultID]?.state == .finished)
+        #expect(try ledger.createRun(spec(), roots: [seed("a")], now: clock.now).count == 1)
+        #expect(ledger.runs[spec().defaultID]?.state == .active)
+        #expect(try ledger.createRun(spec(), roots: [seed("a")], now: clock.now).isEmpty)
+        let error = #expect(throws: ClusterError.self) {
+            try ledger.createRun(spec(["naver"]), id: spec().defaultID, roots: [], now: clock.now)
+        }
+        #expect(error?.code == .conflict)
+    }
+
+    @Test func leasingAlternatesPlatformsAndRespectsThePerPlatformCap() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: LedgerConfig(leaseMillis: 1_000, maxAttempts: 2, maxLeasedPerPlatform: 2))
+        try ledger.createRun(spec(), roots: (0..<5).map { seed("n\($0)") } + (0..<5).map { seed("k\($0)", platform: "kakao") }, now: clock.now)
+        let granted = ledger.lease(worker: worker("w1"), maxUnits: 10, platforms: ["naver", "kakao"], now: clock.now)
+        #expect(granted.map(\.platform) == ["kakao", "naver", "kakao", "naver"])
+        #expect(granted.filter { $0.platform == "naver" }.map(\.seed.key) == ["n0", "n1"], "oldest first")
+        #expect(ledger.leasedCount(platform: "naver") == 2)
+    }
+
+    @Test func releaseReturnsLeasesWithoutCountingTheAttempt() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a")])
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(ledger.release(worker: worker("w2"), tokens: [token], now: clock.now).isEmpty)
+        #expect(ledger.release(worker: worker("w1"), tokens: [token], now: clock.now) == [token.unit])
+        #expect(ledger.units[token.unit]?.state == .pending && ledger.units[token.unit]?.attempts == 0)
+        let again = try #require(ledger.lease(worker: worker("w2"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        #expect(again.epoch == token.epoch + 1)
+    }
+
+    @Test func drainedChangesCarryEachTouchedRowOnceWithItsLatestContent() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a"), seed("b")])
+        let first = ledger.drainChanges()
+        #expect(first.count == 3)
+        if case .run = first[0] {} else { Issue.record("runs come first so a store can keep foreign keys") }
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        _ = ledger.heartbeat(worker: worker("w1"), tokens: [token], now: clock.now.adding(millis: 5))
+        let second = ledger.drainChanges()
+        #expect(second.count == 1)
+        guard case .unit(let unit) = second[0] else { Issue.record("expected a unit row"); return }
+        #expect(unit.state == .leased && unit.lease?.deadline == clock.now.adding(millis: 30_005))
+        #expect(!ledger.hasChanges)
+    }
+}
+
+@Suite struct LedgerTextTests {
+    @Test func workerErrorsAreStrippedOfNulAndBounded() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: LedgerConfig(maxAttempts: 1))
+        try ledger.createRun(spec(["naver"]), roots: [seed("a")], now: clock.now)
+        let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
+        let error = "bad\u{0}byte " + String(repeating: "웹", count: 3_000)
+        #expect(ledger.fail(worker: worker("w1"), token: token, error: error, retryable: true, stats: .zero, now: clock.now) == .dead)
+        let stored = try #require(ledger.units[token.unit]?.lastError)
+        #expect(!stored.utf8.contains(0) && stored.hasPrefix("badbyte "))
+        #expect(stored.utf8.count <= ClusterLimits.maxErrorBytes && stored.utf8.count > ClusterLimits.maxErrorBytes - 3)
+    }
+
+    @Test func statusListsActiveRunsAndOnlyTheLatestFinishedOnes() throws {
+        var clock = TestClock()
+        var core = CoordinatorCore(config: CoordinatorConfig())
+        for day in 1...15 {
+            clock.advance(1_000)
+            try core.createRun(spec(["naver"], date: "2026-11-\(day < 10 ? "0" : "")\(day)"), roots: day == 3 ? [seed("open")] : [], now: clock.now)
+        }
+        let ids = core.status(now: clock.now).runs.map(\.spec.crawlDate)
+        #expect(ids.count == 11)
+        #expect(ids.contains("2026-11-03"), "the active run is always listed")
+        #expect(ids.last == "2026-11-15" && !ids.contains("2026-11-04"))
+    }
+}

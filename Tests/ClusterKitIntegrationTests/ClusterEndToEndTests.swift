@@ -1,0 +1,277 @@
+import ClusterCore
+import ClusterKit
+import Crypto
+import Foundation
+import Logging
+import NNGKit
+import PQKit
+import Synchronization
+import Testing
+
+/// A three-level crawl shape like the platforms': list → titles → episode batches. Episode batches write a real
+/// file (named by unit and lease epoch, written to a temporary name then renamed) and report its SHA-256.
+final class TreeExecutor: UnitExecutor {
+    let directory: URL
+    let executed = Mutex<[String: Int]>([:])
+    init(directory: URL) { self.directory = directory }
+
+    func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
+        executed.withLock { $0[unit.unit.rawValue, default: 0] += 1 }
+        do {
+            try await Task.sleep(for: .milliseconds(20 + Int(unit.unit.rawValue.utf8.first! % 40)))
+        } catch {
+            return .failed(error: "cancelled", retryable: true, stats: .zero)
+        }
+        let platform = unit.seed.platform
+        context.report(platform: platform, TaskStats(requests: 1))
+        switch unit.seed.kind {
+        case "list":
+            return .completed(manifest: .empty, children: (0..<6).map { try! UnitSeed(kind: "title", platform: platform, key: "\(unit.seed.key)/t\($0)", payload: []) }, stats: TaskStats(requests: 1))
+        case "title":
+            return .completed(manifest: .empty, children: (0..<2).map { try! UnitSeed(kind: "episodes", platform: platform, key: "\(unit.seed.key)/e\($0)", payload: [UInt8($0)]) }, stats: TaskStats(requests: 1))
+        default:
+            let content = Array("episodes of \(unit.seed.key)\n".utf8)
+            let name = "\(unit.unit.rawValue)-\(unit.token.epoch).txt"
+            let final = directory.appendingPathComponent(name)
+            let temporary = directory.appendingPathComponent(name + ".tmp")
+            do {
+                try Data(content).write(to: temporary)
+                guard rename(temporary.path, final.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            } catch {
+                return .failed(error: "write \(name): \(error)", retryable: true, stats: TaskStats(requests: 1))
+            }
+            let digest = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
+            return .completed(
+                manifest: Manifest(files: [OutputFile(path: name, table: "episodes", rows: 3, bytes: Int64(content.count), sha256: digest)]),
+                children: [], stats: TaskStats(requests: 2, bytes: Int64(content.count)))
+        }
+    }
+}
+
+@Suite(.serialized) struct ClusterEndToEndTests {
+    static let secret = Array("end-to-end cluster secret, long enough".utf8)
+
+    /// Coordinator + two workers over tcp on loopback with the ledger in PostgreSQL. A third "worker" leases units
+    /// and vanishes without a goodbye (as after SIGKILL); the coordinator is stopped and restarted mid-run on the
+    /// same port and store. The run must finish with every unit done once, and exactly one accepted file per
+    /// episode batch, each on disk with the reported checksum.
+    @Test func runSurvivesAWorkerDeathAndACoordinatorRestart() async throws {
+        try await withScratchSchema { connection, schema in
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(schema)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+
+            // Reserve a port so the restarted coordinator can listen where the workers dial.
+            let probe = try NNGSocket(.rep)
+            let port = try #require(try probe.listen("tcp://127.0.0.1:0").port)
+            probe.close()
+            let address = "tcp://127.0.0.1:\(port)"
+            let core = CoordinatorConfig(
+                ledger: LedgerConfig(leaseMillis: 1_500, maxAttempts: 5), heartbeatMillis: 300, workerTimeoutMillis: 1_500,
+                idlePollMillis: 100, defaultBudget: BudgetPolicy(initialRate: 50, floor: 1, ceiling: 100))
+            let settings = CoordinatorSettings(listenURL: address, secret: Self.secret, core: core, tickMillis: 50, sampleMillis: 200)
+            let captured = CapturedLogs()
+            var logger = Logger(label: "e2e") { _ in CapturingLogHandler(logs: captured) }
+            logger.logLevel = .notice
+
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: "2026-11-25")
+            let run = spec.defaultID
+            let first = CoordinatorService(settings: settings, store: store, logger: logger)
+            let (listening, listened) = AsyncStream.makeStream(of: String.self)
+            let firstTask = Task { try await first.run(onListening: { listened.yield($0) }) }
+            _ = await listening.first { _ in true }
+            try await first.createRun(spec, roots: ["naver", "kakao"].map { try UnitSeed(kind: "list", platform: $0, key: "\($0)-list", payload: []) })
+
+            // A worker that leases and dies: it never heartbeats, completes or says goodbye.
+            let ghostLeases = try await ghostLease(address: address, units: 2)
+            #expect(ghostLeases.count == 2)
+
+            let executor = TreeExecutor(directory: directory)
+            let workers = try ["w1", "w2"].map { name in
+                try WorkerService(
+                    settings: WorkerSettings(coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: name)!, capacity: 3, platforms: ["naver", "kakao"], requestTimeout: .milliseconds(700)),
+                    executor: executor, logger: logger)
+            }
+            let workerTasks = workers.map { worker in Task { try await worker.run() } }
+
+            // Let some work happen, then stop the coordinator abruptly and start a new one on the same store.
+            try await waitUntil(timeout: .seconds(30)) { (try await first.status()).runs.first?.counts.done ?? 0 >= 8 }
+            firstTask.cancel()
+            _ = await firstTask.result
+            let second = CoordinatorService(settings: settings, store: store, logger: logger)
+            let secondTask = Task { try await second.run() }
+            try await waitUntil(timeout: .seconds(60)) { (try? await second.summary(run: run))??.finished ?? false }
+
+            let summary = try #require(try await second.summary(run: run))
+            #expect(summary.units == 2 + 12 + 24)
+            #expect(summary.done == summary.units && summary.dead == 0)
+            #expect(summary.totals.rowsByTable == ["episodes": 24 * 3])
+            #expect(summary.totals.leaseExpiries >= 2, "the ghost's leases expired and were re-leased")
+            let outputs = try await store.acceptedOutputs(run: run)
+            #expect(outputs.count == 24)
+            let executed = executor.executed.withLock { $0 }
+            #expect(Set(executed.keys).count == 38, "every unit ran on a live worker, including the ghost's")
+            #expect(ghostLeases.allSatisfy { executed[$0.unit.rawValue, default: 0] >= 1 })
+            #expect(Set(outputs.map(\.unit)).count == 24, "one accepted file per episode batch")
+            for output in outputs {
+                let data = try Data(contentsOf: directory.appendingPathComponent(output.file.path))
+                #expect(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() == output.file.sha256)
+                #expect(output.file.path.hasPrefix(output.unit + "-" + output.leaseToken.split(separator: "-").last!))
+            }
+            // The coordinator announces the completion with its accounting (sampled every 200 ms).
+            try await waitUntil(timeout: .seconds(5)) { captured.messages.contains { $0.hasPrefix("run finished") } }
+            #expect(captured.messages.contains { $0.hasPrefix("run finished") && $0.contains("done=38") && $0.contains("dead=0") })
+            let status = try await second.status()
+            #expect(status.runs.first?.state == .finished && status.inFlight == 0)
+            #expect(status.rejected.isEmpty)
+
+            for worker in workers { worker.drain() }
+            for task in workerTasks { try await task.value }
+            secondTask.cancel()
+            _ = await secondTask.result
+        }
+    }
+
+    /// Unauthenticated traffic is answered with a typed rejection and counted; the coordinator keeps serving.
+    @Test func wrongSecretIsRejectedAndCounted() async throws {
+        try await withScratchSchema { connection, schema in
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let service = CoordinatorService(settings: CoordinatorSettings(listenURL: "tcp://127.0.0.1:0", secret: Self.secret), store: store, logger: Logger(label: "c"))
+            let (listening, listened) = AsyncStream.makeStream(of: String.self)
+            let task = Task { try await service.run(onListening: { listened.yield($0) }) }
+            let address = try #require(await listening.first { _ in true })
+
+            let socket = try NNGSocket(.req)
+            defer { socket.close() }
+            try await socket.connect(address)
+            let intruder = try WireCodec(secret: Array("not the cluster secret at all".utf8))
+            var rng = SystemRandomNumberGenerator()
+            let frame = try intruder.encode(Envelope(id: MessageID.random(using: &rng), sender: WorkerID(rawValue: "intruder")!, sentAt: systemTimestamp(), message: .statusRequest(StatusRequest())))
+            try await socket.send(frame, timeout: .seconds(5))
+            let reply = try WireCodec(secret: Self.secret).decode(try await socket.receive(timeout: .seconds(5)))
+            #expect(reply.message == .reject(Reject(reason: .unauthenticated, detail: "HMAC tag does not match (wrong cluster secret or altered message)")))
+            try await socket.send(Array("garbage".utf8), timeout: .seconds(5))
+            _ = try await socket.receive(timeout: .seconds(5))
+            let status = try await service.status()
+            #expect(status.rejected == ["unauthenticated": 1, "truncated": 1])
+
+            task.cancel()
+            _ = await task.result
+        }
+    }
+
+    /// A worker stopped (task cancelled, as on SIGTERM) while its units run releases them at once: they are pending
+    /// again without an attempt counted, and its executor tasks are cancelled.
+    @Test func cancelledWorkerReleasesItsLeases() async throws {
+        try await withScratchSchema { connection, schema in
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let settings = CoordinatorSettings(
+                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
+                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
+            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
+            let (listening, listened) = AsyncStream.makeStream(of: String.self)
+            let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
+            let address = try #require(await listening.first { _ in true })
+            let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
+            try await service.createRun(spec, roots: (0..<3).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
+
+            let executor = StuckExecutor()
+            let worker = try WorkerService(
+                settings: WorkerSettings(coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: "stuck")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(2)),
+                executor: executor, logger: Logger(label: "w"))
+            let workerTask = Task { try await worker.run() }
+            try await waitUntil(timeout: .seconds(20)) { (try await service.status()).inFlight == 2 && executor.started.withLock { $0 } == 2 }
+            workerTask.cancel()
+            let result = await workerTask.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            try await waitUntil(timeout: .seconds(10)) { (try await service.status()).inFlight == 0 }
+            let counts = try await service.status().runs.first?.counts
+            #expect(counts == StateCounts(pending: 3, leased: 0, done: 0, dead: 0))
+            #expect(executor.cancelled.withLock { $0 } == 2, "the running units were cancelled")
+            let ledger = try await store.loadLedger(config: LedgerConfig())
+            #expect(ledger.units.values.allSatisfy { $0.attempts == 0 }, "a release does not count the attempt (durably)")
+
+            coordinatorTask.cancel()
+            _ = await coordinatorTask.result
+        }
+    }
+
+    /// Runs `body` with a connection and a fresh schema name; the schema is dropped and the connection closed
+    /// whether `body` returns or throws.
+    func withScratchSchema(_ body: (PGConnection, String) async throws -> Void) async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["DATABASE_URL"], "DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:55432/webtoon)")
+        let connection = try await PGConnection.connect(url)
+        let schema = "cluster_e2e_" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        do {
+            try await body(connection, schema)
+        } catch {
+            _ = try? await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+            await connection.close()
+            throw error
+        }
+        _ = try? await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+        await connection.close()
+    }
+
+    func ghostLease(address: String, units: Int) async throws -> [GrantedUnit] {
+        let socket = try NNGSocket(.req)
+        defer { socket.close() }
+        try await socket.connect(address)
+        let codec = try WireCodec(secret: Self.secret)
+        var rng = SystemRandomNumberGenerator()
+        func call(_ message: ClusterMessage) async throws -> ClusterMessage {
+            try await socket.send(try codec.encode(Envelope(id: MessageID.random(using: &rng), sender: WorkerID(rawValue: "ghost")!, sentAt: systemTimestamp(), message: message)), timeout: .seconds(5))
+            return try codec.decode(try await socket.receive(timeout: .seconds(5))).message
+        }
+        _ = try await call(.hello(Hello(capacity: units, platforms: ["naver", "kakao"], softwareVersion: "ghost")))
+        guard case .leaseGrant(let grant) = try await call(.leaseRequest(LeaseRequest(maxUnits: units, platforms: ["naver", "kakao"]))) else { return [] }
+        return grant.units
+    }
+
+    func waitUntil(timeout: Duration, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("condition not met within \(timeout)")
+        throw CancellationError()
+    }
+}
+
+/// Never finishes a unit on its own; counts starts and cancellations.
+final class StuckExecutor: UnitExecutor {
+    let started = Mutex(0)
+    let cancelled = Mutex(0)
+    func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
+        started.withLock { $0 += 1 }
+        do {
+            try await Task.sleep(for: .seconds(3_600))
+        } catch {
+            cancelled.withLock { $0 += 1 }
+        }
+        return .failed(error: "stopped", retryable: true, stats: .zero)
+    }
+}
+
+/// Log lines (`message key=value …`, keys sorted) kept for assertions.
+final class CapturedLogs: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var messages: [String] { lines.withLock { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let logs: CapturedLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        let fields = (event.metadata ?? [:]).merging(metadata) { current, _ in current }.sorted { $0.key < $1.key }
+        logs.append(([event.message.description] + fields.map { "\($0.key)=\($0.value)" }).joined(separator: " "))
+    }
+}

@@ -1,0 +1,170 @@
+import ClusterCore
+import ClusterKit
+import Foundation
+import Logging
+import PQKit
+import Testing
+
+/// Runs against the real PostgreSQL named by DATABASE_URL, each test in its own throw-away schema.
+@Suite struct PostgresLedgerStoreTests {
+    struct Clock {
+        var now = Timestamp(millis: 1_764_000_000_000)
+        mutating func advance(_ millis: Int64) { now = now.adding(millis: millis) }
+    }
+
+    static func withStore(_ body: (PostgresLedgerStore) async throws -> Void) async throws {
+        let url = try #require(
+            ProcessInfo.processInfo.environment["DATABASE_URL"],
+            "DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:55432/webtoon)")
+        let connection = try await PGConnection.connect(url)
+        let schema = "cluster_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let store = try PostgresLedgerStore(connection: connection, schema: String(schema), logger: Logger(label: "test"))
+        do {
+            try await body(store)
+        } catch {
+            _ = try? await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+            await connection.close()
+            throw error
+        }
+        try await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+        await connection.close()
+    }
+
+    static func seed(_ key: String, kind: String = "title", platform: String = "naver") -> UnitSeed {
+        try! UnitSeed(kind: kind, platform: platform, key: key, payload: Array("payload \(key) 웹툰".utf8))
+    }
+
+    static func manifest(_ path: String, rows: Int64) -> Manifest {
+        Manifest(files: [OutputFile(path: path, table: "episodes", rows: rows, bytes: rows * 3, sha256: String(repeating: "0f", count: 32))])
+    }
+
+    @Test func migrationsApplyOnceAndAreRecorded() async throws {
+        try await Self.withStore { store in
+            try await store.migrate()
+            try await store.migrate()
+            #expect(try await store.schemaVersion() == PostgresLedgerStore.migrations.last?.version)
+            let tables = try await store.connection.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", [.text(store.schema)])
+            #expect(tables.rows.map { $0[0] } == ["outputs", "runs", "schema_migrations", "units"])
+        }
+    }
+
+    @Test func invalidSchemaNamesAreRefused() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["DATABASE_URL"], "DATABASE_URL is not set")
+        let connection = try await PGConnection.connect(url)
+        for name in ["Cluster", "a;drop", "", "1abc", String(repeating: "a", count: 64)] {
+            let error = #expect(throws: LedgerStoreError.self) { try PostgresLedgerStore(connection: connection, schema: name, logger: Logger(label: "test")) }
+            #expect(error?.code == .invalidSchemaName)
+        }
+        await connection.close()
+    }
+
+    /// A random workload persisted batch by batch (group commit). At random points the coordinator "crashes": the
+    /// ledger is rebuilt from PostgreSQL alone, must equal the in-memory one, and the run continues on the rebuilt
+    /// ledger. Stale completions write files named `stale-*`, which must never reach `outputs`.
+    @Test(arguments: [1, 2, 3])
+    func crashAnywhereAndRebuildFromPostgres(seedValue: Int) async throws {
+        try await Self.withStore { store in
+            try await store.migrate()
+            var random = SplitMix64(seed: UInt64(seedValue) &* 1_000_003)
+            var clock = Clock()
+            let config = LedgerConfig(leaseMillis: 10_000, maxAttempts: 2)
+            var ledger = Ledger(config: config)
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: "2026-11-25")
+            let run = spec.defaultID
+            try ledger.createRun(spec, roots: (0..<8).map { Self.seed("list\($0)", kind: "list", platform: $0 % 2 == 0 ? "naver" : "kakao") }, now: clock.now)
+            try await store.persist(ledger.drainChanges())
+            let workers = ["w1", "w2"].map { WorkerID(rawValue: $0)! }
+            var issued: [(LeaseToken, WorkerID)] = []
+            var restarts = 0
+            for step in 0..<250 {
+                let actor = workers[Int(random.next() % 2)]
+                switch random.next() % 10 {
+                case 0, 1, 2:
+                    for unit in ledger.lease(worker: actor, maxUnits: Int(random.next() % 3) + 1, platforms: ["naver", "kakao"], now: clock.now) {
+                        issued.append((unit.lease!.token, actor))
+                    }
+                case 3, 4, 5:
+                    guard let (token, holder) = issued.randomElement(using: &random) else { break }
+                    let children = (0..<Int(random.next() % 3)).map { _ in Self.seed("t\(random.next() % 40)", platform: random.next() % 2 == 0 ? "naver" : "kakao") }
+                    let current = ledger.units[token.unit]?.lease?.token == token
+                    let path = current ? "out/\(token.rawValue).parquet" : "stale-\(step).parquet"
+                    _ = ledger.complete(worker: holder, token: token, manifest: Self.manifest(path, rows: Int64(random.next() % 20)), children: children, stats: TaskStats(requests: 1), now: clock.now)
+                case 6:
+                    guard let (token, holder) = issued.randomElement(using: &random) else { break }
+                    _ = ledger.fail(worker: holder, token: token, error: "HTTP 500\u{0} at step \(step)", retryable: random.next() % 3 != 0, stats: TaskStats(requests: 1, status5xx: 1), now: clock.now)
+                case 7:
+                    _ = ledger.heartbeat(worker: actor, tokens: issued.suffix(3).map(\.0), now: clock.now)
+                case 8:
+                    clock.advance(Int64(random.next() % 8_000))
+                    ledger.expireLeases(now: clock.now)
+                default:
+                    _ = ledger.retry(run: run, now: clock.now)
+                }
+                try await store.persist(ledger.drainChanges())
+                if random.next() % 25 == 0 {
+                    let rebuilt = try await store.loadLedger(config: config)
+                    #expect(rebuilt.snapshot == ledger.snapshot, "step \(step): rebuilt from PostgreSQL equals the original")
+                    ledger = rebuilt
+                    restarts += 1
+                }
+            }
+            #expect(restarts > 3)
+            // Finish the run on the last rebuilt ledger, then compare once more.
+            for _ in 0..<100 where ledger.runs[run]?.state == .active {
+                clock.advance(10_000)
+                ledger.expireLeases(now: clock.now)
+                _ = ledger.retry(run: run, now: clock.now)
+                for unit in ledger.lease(worker: workers[0], maxUnits: 100, platforms: ["naver", "kakao"], now: clock.now) {
+                    _ = ledger.complete(worker: workers[0], token: unit.lease!.token, manifest: Self.manifest("out/\(unit.lease!.token.rawValue).parquet", rows: 1), children: [], stats: .zero, now: clock.now)
+                }
+                try await store.persist(ledger.drainChanges())
+            }
+            let final = try await store.loadLedger(config: config)
+            #expect(final.snapshot == ledger.snapshot)
+            #expect(final.runs[run]?.state == .finished)
+
+            // outputs holds exactly the manifests of done units, each from its accepting lease.
+            let outputs = try await store.acceptedOutputs(run: run)
+            let expected = ledger.units.values.filter { $0.state == .done }.flatMap { unit in
+                unit.manifest!.files.map { "\(unit.id.rawValue) \(unit.completedBy!.rawValue) \($0.path) \($0.rows)" }
+            }.sorted()
+            #expect(outputs.map { "\($0.unit) \($0.leaseToken) \($0.file.path) \($0.file.rows)" }.sorted() == expected)
+            #expect(!outputs.contains { $0.file.path.hasPrefix("stale-") })
+            #expect(outputs.allSatisfy { $0.file.path == "out/\($0.leaseToken).parquet" })
+            let rowTotal = outputs.reduce(Int64(0)) { $0 + $1.file.rows }
+            #expect(final.runs[run]?.totals.rowsByTable["episodes", default: 0] == rowTotal)
+            // Typed columns agree with the records.
+            let states = try await store.connection.query("SELECT state, count(*) FROM \(store.schema).units GROUP BY state ORDER BY state")
+            #expect(states.rows.map { "\($0[0]!)=\($0[1]!)" } == ["done=\(final.counts(run: run).done)"])
+        }
+    }
+
+    @Test func aFailingBatchStoresNothing() async throws {
+        try await Self.withStore { store in
+            try await store.migrate()
+            var ledger = Ledger(config: LedgerConfig())
+            let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
+            try ledger.createRun(spec, roots: [Self.seed("a"), Self.seed("b")], now: Timestamp(millis: 1))
+            let changes = ledger.drainChanges()
+            // Units without their run violate the foreign key: the whole batch must roll back.
+            let unitsOnly = changes.filter { if case .unit = $0 { true } else { false } }
+            await #expect(throws: (any Error).self) { try await store.persist(unitsOnly) }
+            #expect(try await store.load().isEmpty)
+            try await store.persist(changes)
+            #expect(try await store.load().count == 3)
+        }
+    }
+}
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
