@@ -76,6 +76,7 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore"]),
     ]
 )
 

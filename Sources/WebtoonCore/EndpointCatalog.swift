@@ -427,7 +427,7 @@ extension EndpointCatalog {
         }
         if file.hosts.isEmpty { throw fail("hosts", "at least one host is required") }
         var hosts: [String: String] = [:]
-        for (key, value) in file.hosts {
+        for (key, value) in file.hosts.sorted(by: { $0.key < $1.key }) {
             guard let url = normalizedBaseURL(value) else {
                 throw fail("hosts.\(key)", "not an http(s) base URL: \(value)")
             }
@@ -489,7 +489,7 @@ extension EndpointCatalog {
         guard (1...1_000_000).contains(k.maxPages) else { throw fail("crawl.maxPages", "must be in 1...1000000") }
 
         var endpoints: [Endpoint: EndpointTemplate] = [:]
-        for (name, entry) in file.endpoints {
+        for (name, entry) in file.endpoints.sorted(by: { $0.key < $1.key }) {
             let key = "endpoints.\(name)"
             guard let endpoint = Endpoint(rawValue: name) else {
                 throw fail(key, "unknown endpoint; known: \(Endpoint.allCases.map(\.rawValue))")

@@ -14,9 +14,18 @@ enum ResponseDecoding {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch let error as DecodingError {
             let (field, detail, missing) = EndpointCatalog.describe(error)
-            let malformed: Bool
-            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty { malformed = true } else {
-                malformed = false
+            var malformed = false
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                // Foundation reports a number that does not fit its integer field (1.5, 1e30) as "not valid JSON"
+                // with no path. Tell the two apart, and name the suspicious numbers.
+                if let tree = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) {
+                    var suspects: [String] = []
+                    tree.nonIntegralNumbers(path: "", into: &suspects)
+                    throw failure(
+                        request, .wrongShape, field: suspects.prefix(3).joined(separator: ", "),
+                        "a number has a fraction or is out of range for its integer field")
+                }
+                malformed = true
             }
             throw failure(
                 request, malformed ? .malformedBody : .wrongShape, field: field,
@@ -79,5 +88,55 @@ public struct PageInfo: Decodable, Sendable, Hashable {
     public init(page: Int, totalPages: Int) {
         self.page = page
         self.totalPages = totalPages
+    }
+}
+
+/// Any JSON value; used only to diagnose decoding failures.
+enum JSONValue: Decodable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
+            self = .array(items)
+        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            var fields: [String: JSONValue] = [:]
+            for key in object.allKeys { fields[key.stringValue] = try object.decode(JSONValue.self, forKey: key) }
+            self = .object(fields)
+        } else {
+            let single = try decoder.singleValueContainer()
+            if single.decodeNil() {
+                self = .null
+            } else if let value = try? single.decode(Bool.self) {
+                self = .bool(value)
+            } else if let value = try? single.decode(Double.self) {
+                self = .number(value)
+            } else {
+                self = .string(try single.decode(String.self))
+            }
+        }
+    }
+
+    func nonIntegralNumbers(path: String, into out: inout [String]) {
+        switch self {
+        case .number(let value):
+            if value.rounded() != value || abs(value) >= 9.2e18 { out.append(path) }
+        case .array(let items):
+            for (index, item) in items.enumerated() { item.nonIntegralNumbers(path: "\(path)[\(index)]", into: &out) }
+        case .object(let fields):
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+                value.nonIntegralNumbers(path: path.isEmpty ? key : "\(path).\(key)", into: &out)
+            }
+        default:
+            break
+        }
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 }

@@ -223,7 +223,7 @@ struct TaskContext: Sendable {
             }
         }
         var batch = RecordBatch()
-        batch.titles = order.compactMap { titles[$0] }
+        batch.titles = order.sorted().compactMap { titles[$0] }
         await log.add(batch)
         await log.add(
             children: batch.titles.map {
