@@ -37,7 +37,7 @@ let package = Package(
         // Native wrappers: each one concern, none blocks the cooperative pool.
         .target(name: "CompressionKit", dependencies: ["CSnappy", "CZstd"]),
         .target(name: "NNGKit", dependencies: ["CNNG"]),
-        .target(name: "CurlKit", dependencies: ["CCurl"]),
+        .target(name: "CurlKit", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
         .target(name: "PQKit", dependencies: ["CLibPQ"]),
 
         // Columnar storage.
@@ -77,6 +77,15 @@ let package = Package(
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
         .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore"]),
+        .testTarget(
+            name: "CurlKitTests",
+            dependencies: [
+                "CurlKit", "CCurl", "CompressionKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ]
 )
 

@@ -1,1 +1,0 @@
-// CurlKit: see docs/architecture.md for what this module owns.

@@ -1,0 +1,169 @@
+import CCurl
+import Foundation
+import Logging
+import Synchronization
+
+/// `curl_global_init` must run once before any handle exists; a global `let` is initialised lazily and exactly once.
+private let curlGlobalInitResult: CURLcode = ccurl_global_init_default()
+
+/// HTTP fetches over one libcurl multi handle driven by a dedicated thread.
+///
+/// The thread owns the `CURLM` and every `CURL` easy handle, so no curl object is ever touched concurrently and no
+/// blocking call runs on Swift's cooperative pool. Callers hand requests over through a mutex-guarded inbox and
+/// `curl_multi_wakeup`. Connections are pooled by the multi handle (HTTP/2 multiplexed where offered) and capped
+/// per host and in total.
+public final class HTTPClient: Sendable {
+    public struct Configuration: Sendable {
+        /// Politeness cap: simultaneous connections to one host (0 = no cap). Extra transfers wait inside libcurl.
+        public var maxConnectionsPerHost: Int = 8
+        /// Simultaneous connections overall (0 = no cap); also the size of the idle connection cache.
+        public var maxTotalConnections: Int = 64
+        public var connectTimeout: Duration = .seconds(10)
+        /// Whole-transfer limit, including time spent waiting for a free connection; `HTTPRequest.timeout` overrides it.
+        public var totalTimeout: Duration = .seconds(30)
+        /// Largest decoded body accepted; larger ones fail with `.bodyTooLarge`.
+        public var maxBodyBytes: Int = 64 << 20
+        public var userAgent: String? = nil
+        /// Negotiate HTTP/2 over TLS (ALPN) and multiplex on it; cleartext stays HTTP/1.1.
+        public var http2: Bool = true
+        /// Advertise and decode every content encoding libcurl was built with (gzip, deflate, br, zstd).
+        public var acceptEncoding: Bool = true
+        /// Redirects followed per request (0 = do not follow).
+        public var maxRedirects: Int = 10
+        public init() {}
+    }
+
+    private let shared: Shared
+    private let nextID = Atomic<UInt64>(0)
+
+    /// Starts the transfer thread. Throws when libcurl cannot be initialised.
+    public init(configuration: Configuration = .init(), logger: Logger? = nil) throws {
+        guard curlGlobalInitResult == CURLE_OK else {
+            throw HTTPFetchError(
+                code: .other, url: "", message: "curl_global_init failed", curlCode: Int32(curlGlobalInitResult.rawValue))
+        }
+        guard let multi = curl_multi_init() else {
+            throw HTTPFetchError(code: .other, url: "", message: "curl_multi_init failed")
+        }
+        let logger = logger ?? Logger(label: "CurlKit", factory: { _ in SwiftLogNoOpLogHandler() })
+        shared = Shared(multi: multi)
+        let loop = TransferLoop(shared: shared, configuration: configuration, logger: logger)
+        let thread = Thread { loop.run() }
+        thread.name = "CurlKit.HTTPClient"
+        thread.start()
+    }
+
+    deinit {
+        // No fetch can be pending (each retains the client), so only the thread needs stopping.
+        shared.inbox.withLock { inbox in
+            if inbox.state == .running {
+                inbox.state = .stopping
+                shared.wakeUp(&inbox)
+            }
+        }
+    }
+
+    /// Performs `request`. Non-2xx statuses are returned, not thrown.
+    /// - Throws: `HTTPFetchError` naming the URL: timeouts, resets, size cap, cancellation, shutdown, and so on.
+    public func fetch(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                let rejection: HTTPFetchError.Code? = shared.inbox.withLock { inbox in
+                    guard inbox.state == .running else { return .shutdown }
+                    // The cancellation handler may already have run and found nothing to cancel.
+                    if Task.isCancelled { return .cancelled }
+                    inbox.submissions.append(Submission(id: id, request: request, continuation: continuation))
+                    shared.wakeUp(&inbox)
+                    return nil
+                }
+                if let rejection {
+                    continuation.resume(throwing: HTTPFetchError.ours(rejection, url: request.url))
+                }
+            }
+        } onCancel: {
+            cancel(id)
+        }
+    }
+
+    /// Stops the thread after failing every pending fetch with `.shutdown`; returns once curl is cleaned up.
+    /// Calling it again (or concurrently) waits for the same stop.
+    public func shutdown() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let (abandoned, stopped): ([Submission], Bool) = shared.inbox.withLock { inbox in
+                switch inbox.state {
+                case .stopped:
+                    return ([], true)
+                case .stopping:
+                    inbox.shutdownWaiters.append(waiter)
+                    return ([], false)
+                case .running:
+                    inbox.state = .stopping
+                    inbox.shutdownWaiters.append(waiter)
+                    let abandoned = inbox.submissions
+                    inbox.submissions = []
+                    shared.wakeUp(&inbox)
+                    return (abandoned, false)
+                }
+            }
+            for submission in abandoned {
+                submission.continuation.resume(throwing: HTTPFetchError.ours(.shutdown, url: submission.request.url))
+            }
+            if stopped { waiter.resume() }
+        }
+    }
+
+    private func cancel(_ id: UInt64) {
+        let dequeued: Submission? = shared.inbox.withLock { inbox in
+            guard inbox.state == .running else { return nil }  // shutdown fails everything itself
+            if let index = inbox.submissions.firstIndex(where: { $0.id == id }) {
+                return inbox.submissions.remove(at: index)
+            }
+            inbox.cancellations.append(id)  // in flight on the loop, already finished, or not yet submitted
+            shared.wakeUp(&inbox)
+            return nil
+        }
+        dequeued?.continuation.resume(throwing: HTTPFetchError.ours(.cancelled, url: dequeued!.request.url))
+    }
+}
+
+extension HTTPFetchError {
+    static func ours(_ code: Code, url: String) -> HTTPFetchError {
+        let message = code == .cancelled ? "the fetching task was cancelled" : "the HTTP client was shut down"
+        return HTTPFetchError(code: code, url: url, message: message)
+    }
+}
+
+struct Submission: Sendable {
+    let id: UInt64
+    let request: HTTPRequest
+    let continuation: CheckedContinuation<HTTPResponse, any Error>
+}
+
+/// What callers hand to the transfer thread. Every continuation lives in exactly one place at a time: here, in the
+/// loop's active table, or resumed; moving it happens under the lock, which is what makes double resumes impossible.
+struct Inbox: ~Copyable {
+    enum State { case running, stopping, stopped }
+    var state = State.running
+    var submissions: [Submission] = []
+    var cancellations: [UInt64] = []
+    var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    /// A wakeup was sent since the loop last drained the inbox, so another one is unnecessary.
+    var wakeupPending = false
+}
+
+/// State shared by the client and its thread, so the thread does not keep the client alive.
+final class Shared: Sendable {
+    let inbox = Mutex(Inbox())
+    /// Used off the loop thread only for `curl_multi_wakeup` (documented thread-safe), and only while the inbox says
+    /// the loop is not stopped, under the lock, so never after `curl_multi_cleanup`.
+    nonisolated(unsafe) let multi: UnsafeMutableRawPointer
+
+    init(multi: UnsafeMutableRawPointer) { self.multi = multi }
+
+    func wakeUp(_ inbox: inout Inbox) {
+        guard !inbox.wakeupPending, inbox.state != .stopped else { return }
+        inbox.wakeupPending = true
+        curl_multi_wakeup(multi)
+    }
+}
