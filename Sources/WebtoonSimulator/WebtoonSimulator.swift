@@ -1,1 +1,0 @@
-// WebtoonSimulator: see docs/architecture.md for what this module owns.
