@@ -181,3 +181,12 @@ public enum CrawlPlan {
         }
     }
 }
+
+extension CrawlTask {
+    /// A file-name stem for this task's raw segments, built only from enum names and numbers:
+    /// `{mode}-list-{list}`, `{mode}-title-{titleId}`, `{mode}-episodes-{titleId}-{first}-{last}-{count}-{hash}`.
+    public var segmentName: String {
+        let parts = key.split(separator: "/").dropFirst(3)  // date, mode, platform
+        return "\(mode)-" + parts.joined(separator: "-")
+    }
+}
