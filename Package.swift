@@ -96,6 +96,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "WebtoonCrawlerTests",
+            dependencies: [
+                "WebtoonCrawler", "WebtoonCore", "WebtoonSimulator", "CurlKit", "CompressionKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
     ]
 )
 

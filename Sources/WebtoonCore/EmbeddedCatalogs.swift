@@ -30,7 +30,7 @@ enum EmbeddedCatalogs {
     "timeoutMilliseconds": 20000
   },
   "circuitBreaker": {
-    "tripStatuses": [403],
+    "tripStatuses": [],
     "failureThreshold": 5,
     "coolDownMilliseconds": 60000
   },

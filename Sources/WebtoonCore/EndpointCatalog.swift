@@ -15,9 +15,9 @@ public struct EndpointCatalog: Sendable, Hashable {
     public let headers: [HeaderField]
     /// The environment variable holding optional login cookies (never stored in the repository).
     public let cookieEnvironmentVariable: String?
-    public let politeness: Politeness
-    public let retry: RetryPolicy
-    public let circuitBreaker: CircuitBreakerPolicy
+    public private(set) var politeness: Politeness
+    public private(set) var retry: RetryPolicy
+    public private(set) var circuitBreaker: CircuitBreakerPolicy
     public var crawl: CrawlOptions
     public let endpoints: [Endpoint: EndpointTemplate]
 
@@ -558,5 +558,27 @@ extension EndpointCatalog {
     static func isAlphanumeric(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}
+
+extension EndpointCatalog {
+    /// The same catalog with a different request rate and/or in-flight cap (nil keeps the catalog's value).
+    public func withPoliteness(requestsPerSecond: Double? = nil, burst: Int? = nil, maxConcurrency: Int? = nil)
+        -> EndpointCatalog
+    {
+        var copy = self
+        copy.politeness = Politeness(
+            requestsPerSecond: requestsPerSecond.map { max($0, 0.001) } ?? politeness.requestsPerSecond,
+            burst: burst ?? (requestsPerSecond.map { max(1, Int($0.rounded(.up))) } ?? politeness.burst),
+            maxConcurrency: maxConcurrency.map { max(1, $0) } ?? politeness.maxConcurrency)
+        return copy
+    }
+
+    /// The same catalog with another retry policy and breaker (tests shrink the delays).
+    public func withRetry(_ retry: RetryPolicy? = nil, circuitBreaker: CircuitBreakerPolicy? = nil) -> EndpointCatalog {
+        var copy = self
+        if let retry { copy.retry = retry }
+        if let circuitBreaker { copy.circuitBreaker = circuitBreaker }
+        return copy
     }
 }

@@ -87,7 +87,7 @@ public final class EndpointHTTPFetcher: EndpointFetching, Sendable {
         var cookies: [Platform: String] = [:]
         for catalog in catalogs {
             guard let name = catalog.cookieEnvironmentVariable, let value = environment[name], !value.isEmpty,
-                !value.contains("\r"), !value.contains("\n")
+                !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" })
             else { continue }
             cookies[catalog.platform] = value
         }
@@ -135,7 +135,11 @@ public final class EndpointHTTPFetcher: EndpointFetching, Sendable {
                 switch response.status {
                 case 429, 503:
                     retryAfter = RetrySchedule.parseRetryAfter(response.header("Retry-After"))
-                    if response.status == 429, let retryAfter { await gate.pause(for: retryAfter) }
+                    if response.status == 429, let retryAfter {
+                        // The whole platform waits, not just this request (capped like the retry delay).
+                        await gate.pause(
+                            for: min(retryAfter, .milliseconds(schedule.policy.maxRetryAfterMilliseconds)))
+                    }
                     retryable = true
                 case 408, 500..<600:
                     retryable = true

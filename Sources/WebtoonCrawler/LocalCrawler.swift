@@ -106,3 +106,8 @@ public struct LocalCrawler: Sendable {
         }
     }
 }
+
+extension CrawlDate {
+    /// Today's KST calendar day, from the wall clock.
+    public static func todayInKST() -> CrawlDate { CrawlDate(kstDayOfEpochMilliseconds: WallClock.epochMilliseconds()) }
+}
