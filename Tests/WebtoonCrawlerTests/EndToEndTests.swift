@@ -198,6 +198,29 @@ func expectEqual(_ crawled: Truth, _ truth: Truth) {
         #expect(total.giveUps == 0)
     }
 
+    @Test func malformedAndTruncatedBodiesFailTheTaskWhichIsRetriedAndKept() async throws {
+        // A 200 with half a body fails its task with a typed error (never a crash); the failed attempt's raw
+        // responses are kept as `.failed` segments, and the retried task completes the crawl exactly.
+        let faults = SimulatorFaults(truncateRate: 0.01, malformedRate: 0.003)
+        let run = try await crawlSimulator(mode: .full, faults: faults, tune: { catalog in
+            var small = catalog
+            small.crawl.episodeBatchSize = 10
+            return small
+        }, taskAttempts: 6)
+        #expect(run.summary.failures.isEmpty, "\(run.summary.failures.prefix(3))")
+        expectEqual(run.crawled, run.truth)
+        #expect(run.summary.taskRuns > run.summary.tasksCompleted)
+        let failed = allFiles(run.root).filter { $0.hasSuffix(".failed.jsonl.zst") }
+        #expect(!failed.isEmpty)
+        var keptBadBody = false
+        for file in failed {
+            for line in try segmentLines(run.root + "/" + file) where (line["body"] as? String)?.contains("<!-- upstream error -->") == true {
+                keptBadBody = true
+            }
+        }
+        #expect(keptBadBody)
+    }
+
     @Test(arguments: ["2026-11-25", "2026-11-29"])
     func dailyCrawlEqualsDailyGroundTruth(date: String) async throws {
         let run = try await crawlSimulator(mode: .daily, date: date)
