@@ -61,7 +61,8 @@ final class FakePlatforms: EndpointFetching, Sendable {
             return ok(#"{"status":"success","result":{"posts":[],"postCount":\#(count + 1),"activePostCount":\#(count)}}"#)
         case (.naver, .comments):
             let count = p.episodeId! == 5 ? 0 : p.episodeId! * 2
-            return ok(#"_callback({"success":true,"result":{"count":{"comment":\#(count),"reply":0,"total":\#(count)},"commentList":[]}});"#)
+            let list = p.episodeId! == 7 ? #"[{"commentNo":99,"contents":"최고","sympathyCount":12,"modTime":"2025-02-09T23:10:11+0900"},{"commentNo":"100","contents":"x","deleted":true}]"# : "[]"
+            return ok(#"_callback({"success":true,"result":{"count":{"comment":\#(count),"reply":0,"total":\#(count)},"commentList":\#(list)}});"#)
         case (.naver, .episodeLikes):
             return ok(#"{"contents":[{"contentsId":"\#(p.titleId!)_\#(p.episodeId!)","reactions":[{"count":\#(p.episodeId! * 3)}]}],"timestamp":1}"#)
         case (.kakao, .weekdayTitles), (.kakao, .finishedTitles):
@@ -197,6 +198,23 @@ func titleTask(_ platform: Platform, _ id: Int64, _ mode: CrawlMode = .full) -> 
         #expect(out.records.episodeStats.first?.comments == 14)
         #expect(fake.count(api) == 4 && fake.count(.episodeLikes) == 4 && fake.count(.episodeRating) == 4)
         #expect(Set(out.raw.map(\.originalFileName)) == Set([7, 6, 5, 4].map { "10/\($0).json" }))
+    }
+
+    @Test func topCommentsAreKeptOnlyWhenAskedFor() async throws {
+        let fake = FakePlatforms()
+        let task = CrawlTask.crawlEpisodes(
+            CrawlEpisodesTask(platform: .naver, titleId: 10, episodeIds: [7, 6], mode: .full, crawlDate: testDate))
+        let off = try await runner(fake, commentApi: .comments).run(task)
+        #expect(off.records.comments.isEmpty)
+        var n = naver
+        n.crawl.commentApi = .comments
+        n.crawl.topComments = 5
+        let on = try await TaskRunner(catalogs: [n], fetcher: fake).run(task)
+        #expect(on.records.comments == [
+            CommentRecord(platform: .naver, titleId: 10, episodeId: 7, commentId: "99", text: "최고", likes: 12,
+                          createdAt: "2025-02-09T23:10:11+0900", crawlDate: testDate)
+        ])  // the deleted one is skipped
+        #expect(fake.requests.withLock { $0.last { $0.endpoint == .comments }?.url.contains("pageSize=5") } == true)
     }
 
     @Test func kakaoTitleInSeveralDaysIsOneTitle() async throws {
