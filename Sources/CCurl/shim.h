@@ -17,3 +17,18 @@ static inline CURLcode ccurl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) 
 static inline CURLcode ccurl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLcode ccurl_global_init_default(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+// Names the calling thread so thread dumps (and tests) can tell the transfer thread apart. Declared here because
+// glibc exposes pthread_setname_np only under _GNU_SOURCE, which the imported Glibc module is not built with.
+// The kernel's id of the calling thread (/proc/self/task/<id>), or 0 where there is none to report.
+#if defined(__linux__)
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+extern int pthread_setname_np(pthread_t thread, const char *name);
+static inline void ccurl_name_current_thread(const char *name) { (void)pthread_setname_np(pthread_self(), name); }
+static inline long ccurl_current_thread_id(void) { return syscall(SYS_gettid); }
+#else
+static inline void ccurl_name_current_thread(const char *name) { (void)name; }
+static inline long ccurl_current_thread_id(void) { return 0; }
+#endif

@@ -34,6 +34,8 @@ public final class HTTPClient: Sendable {
     }
 
     private let shared: Shared
+    /// The transfer thread's kernel id (0 until it has started, and on platforms without one).
+    var threadID: Int { shared.threadID.load(ordering: .acquiring) }
     private let nextID = Atomic<UInt64>(0)
 
     /// Starts the transfer thread. Throws when libcurl cannot be initialised.
@@ -48,9 +50,7 @@ public final class HTTPClient: Sendable {
         let logger = logger ?? Logger(label: "CurlKit", factory: { _ in SwiftLogNoOpLogHandler() })
         shared = Shared(multi: multi)
         let loop = TransferLoop(shared: shared, configuration: configuration, logger: logger)
-        let thread = Thread { loop.run() }
-        thread.name = "CurlKit.HTTPClient"
-        thread.start()
+        Thread { loop.run() }.start()
     }
 
     deinit {
@@ -123,7 +123,9 @@ public final class HTTPClient: Sendable {
             shared.wakeUp(&inbox)
             return nil
         }
-        dequeued?.continuation.resume(throwing: HTTPFetchError.ours(.cancelled, url: dequeued!.request.url))
+        if let dequeued {
+            dequeued.continuation.resume(throwing: HTTPFetchError.ours(.cancelled, url: dequeued.request.url))
+        }
     }
 }
 
@@ -158,6 +160,8 @@ final class Shared: Sendable {
     /// Used off the loop thread only for `curl_multi_wakeup` (documented thread-safe), and only while the inbox says
     /// the loop is not stopped, under the lock, so never after `curl_multi_cleanup`.
     nonisolated(unsafe) let multi: UnsafeMutableRawPointer
+    /// The transfer thread's kernel id once it runs (Linux), so tests can watch that exact thread end.
+    let threadID = Atomic<Int>(0)
 
     init(multi: UnsafeMutableRawPointer) { self.multi = multi }
 

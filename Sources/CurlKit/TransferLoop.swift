@@ -63,6 +63,10 @@ final class TransferLoop: @unchecked Sendable {
     }
 
     func run() {
+        // Named so a thread dump shows whose it is (and tests can see it stop); Linux keeps 15 bytes. Not through
+        // Thread.name: Foundation may not yet know its thread's id this early and then skips the OS call.
+        ccurl_name_current_thread("CurlKit.HTTP")
+        shared.threadID.store(ccurl_current_thread_id(), ordering: .releasing)
         var running: Int32 = 0
         while true {
             let (submissions, cancellations, stopping): ([Submission], [UInt64], Bool) = shared.inbox.withLock {
@@ -179,10 +183,14 @@ final class TransferLoop: @unchecked Sendable {
             check(method.withCString { ccurl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, $0) })
         case (let method, let body?):
             check(ccurl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE of them, NULs included), so the array need not outlive
+            // this call.
             check(
-                body.withUnsafeBytes {
-                    // COPYPOSTFIELDS copies the bytes, so the array need not outlive this call.
-                    ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(transfer.errorBuffer)))
+                body.withUnsafeBytes { bytes in
+                    guard let base = bytes.baseAddress else {
+                        return ccurl_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+                    }
+                    return ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
                 })
             if method != "POST" {
                 check(method.withCString { ccurl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, $0) })

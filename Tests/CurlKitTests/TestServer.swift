@@ -154,13 +154,20 @@ final class RouteHandler: ChannelInboundHandler {
         case "/drip":
             startChunked(context, [])
             drip(context, remaining: 400)
+        case "/many-headers":  // 400 fields of 1 KiB: over the client's 256 KiB header budget
+            let filler = String(repeating: "h", count: 1024)
+            respond(context, keepAlive, .ok, (0..<400).map { ("X-Filler-\($0)", filler) }, Array("unreachable".utf8))
         case "/429":
             respond(context, keepAlive, .tooManyRequests, [("Retry-After", "7"), ("X-Limit", "a"), ("x-limit", "b")], Array("slow down".utf8))
         case "/redirect":
             respond(context, keepAlive, .found, [("Location", "/small?after-redirect"), ("X-Hop", "first")], [])
         case "/echo":
             let seen = head.headers["X-Test"].joined(separator: ",")
-            respond(context, keepAlive, .ok, [("X-Seen", seen)], Array("\(head.method.rawValue) ".utf8) + body)
+            let echoed = [
+                ("X-Seen", seen), ("X-Seen-Agent", head.headers["User-Agent"].joined(separator: ",")),
+                ("X-Seen-Encoding", head.headers["Accept-Encoding"].joined(separator: ",")),
+            ]
+            respond(context, keepAlive, .ok, echoed, Array("\(head.method.rawValue) ".utf8) + body)
         default:
             respond(context, keepAlive, .notFound, [], Array("no route \(path)".utf8))
         }
@@ -204,45 +211,10 @@ final class RouteHandler: ChannelInboundHandler {
     }
 }
 
-/// Counts this machine's ESTABLISHED IPv4 client sockets connected to `port`, read from /proc/net/tcp. Unlike the
-/// server's own count it does not lag behind the client's closes, so it can check a cap while connections churn.
-func establishedClientSockets(toPort port: Int) throws -> Int {
-    // String(contentsOfFile:) trusts the size stat reports, which procfs gives as 0, and stops after one page.
-    guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else {
-        throw CheckerError(description: "cannot open /proc/net/tcp")
-    }
+/// The name of thread `id` of this process, or nil once that thread has ended.
+func threadName(_ id: Int) -> String? {
+    guard let file = FileHandle(forReadingAtPath: "/proc/self/task/\(id)/comm") else { return nil }
     defer { try? file.close() }
-    let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
-    let remoteSuffix = ":" + String(format: "%04X", port)
-    var count = 0
-    for line in table.split(separator: "\n").dropFirst() {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        if fields.count > 3, fields[2].hasSuffix(remoteSuffix), fields[3] == "01" { count += 1 }
-    }
-    return count
-}
-
-/// Samples `establishedClientSockets` every millisecond until stopped; `maximum` is the largest count seen.
-final class SocketSampler: Sendable {
-    private let state = Mutex((maximum: 0, samples: 0, stopped: false))
-    private let port: Int
-    init(port: Int) { self.port = port }
-
-    func run() async throws {
-        while !state.withLock({ $0.stopped }) {
-            let now = try establishedClientSockets(toPort: port)
-            state.withLock {
-                $0.maximum = max($0.maximum, now)
-                $0.samples += 1
-            }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-    }
-
-    func stop() -> (maximum: Int, samples: Int) {
-        state.withLock {
-            $0.stopped = true
-            return ($0.maximum, $0.samples)
-        }
-    }
+    guard let data = try? file.readToEnd() else { return nil }
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
 }
