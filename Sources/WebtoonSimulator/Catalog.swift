@@ -220,7 +220,8 @@ final class SimCatalog: Sendable {
 
     /// Naver: the episode index for article `no`, if that article exists (published or not).
     func naverIndex(of title: SimTitle, no: Int) -> Int? {
-        guard no >= 1 else { return nil }
+        // No title has a million articles; the bound also keeps the arithmetic below far from overflow.
+        guard (1...1_000_000).contains(no) else { return nil }
         var k = no - 1 - title.gaps.count
         while k <= no - 1 {
             if k >= 0, k + 1 + title.gaps.count(where: { $0 <= k }) == no { return k }
@@ -286,7 +287,8 @@ final class SimCatalog: Sendable {
             author: author, weekdays: completed ? [] : days, completed: completed, adult: restricted,
             dailyPass: dailyPass, ageType: ageType, tags: tags, keywords: [],
             genres: Array(Set(tags.map(\.tagName))).sorted(),
-            thumbnailUrl: "https://image-comic.pstatic.net/webtoon/\(id)/thumbnail/thumbnail_IMAG21_\(hex(r.next())).jpg",
+            thumbnailUrl:
+                "https://image-comic.pstatic.net/webtoon/\(id)/thumbnail/thumbnail_IMAG21_\(hex(r.next())).jpg",
             schedule: schedule, starHundredths: r.int(in: 850...999), popularity: r.int(in: 1...50),
             viewKey: r.next(), waitForFree: r.chance(0.2), synopsis: makeSynopsis(&r, name: name),
             seasonBreak: episodes >= 20 && r.chance(0.25) ? r.int(in: 5...(episodes - 5)) : nil,
@@ -365,7 +367,8 @@ final class SimCatalog: Sendable {
 
     private static func makePerson(_ r: inout SimRandom, id: Int64, role: String) -> SimAuthor {
         if r.chance(0.15) { return SimAuthor(id: id, name: r.pick(penNames), role: role) }
-        return SimAuthor(id: id, name: r.pick(familyNames) + r.pick(givenSyllables) + r.pick(givenSyllables), role: role)
+        let name = r.pick(familyNames) + r.pick(givenSyllables) + r.pick(givenSyllables)
+        return SimAuthor(id: id, name: name, role: role)
     }
 
     private static func makeSynopsis(_ r: inout SimRandom, name: String) -> String {

@@ -79,6 +79,7 @@ public final class PlatformSimulator: Sendable {
         } catch {
             throw SimulatorError(code: .bindFailed, detail: "cannot listen on \(host):\(port): \(error)")
         }
+        SimulatorCore.prewarmInBackground(core.snapshot)
         let boundPort = channel.localAddress?.port ?? port
         let simulator = PlatformSimulator(
             configuration: configuration, host: host, port: boundPort, core: core, listener: channel,

@@ -40,13 +40,16 @@ struct SimRequest: Sendable {
             switch byte {
             case UInt8(ascii: "+"): out.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = iterator.next(), let low = iterator.next(),
-                    let h = hexValue(high), let l = hexValue(low)
-                else {
+                // An invalid escape is kept as written.
+                let high = iterator.next()
+                let low = high == nil ? nil : iterator.next()
+                if let high, let low, let h = hexValue(high), let l = hexValue(low) {
+                    out.append(h << 4 | l)
+                } else {
                     out.append(byte)
-                    continue
+                    if let high { out.append(high) }
+                    if let low { out.append(low) }
                 }
-                out.append(h << 4 | l)
             default: out.append(byte)
             }
         }

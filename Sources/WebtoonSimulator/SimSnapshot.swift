@@ -12,12 +12,31 @@ final class SimSnapshot: Sendable {
         self.day = day
     }
 
+    /// How many list bodies are cached (for tests).
+    var cachedBodyCount: Int { cache.withLock { $0.count } }
+
     /// Builds a body once per key; concurrent first requests may both build it, which is harmless.
     func cached(_ key: String, _ build: () -> [UInt8]) -> ByteBuffer {
         if let hit = cache.withLock({ $0[key] }) { return hit }
         let buffer = ByteBuffer(bytes: build())
         cache.withLock { $0[key] = buffer }
         return buffer
+    }
+
+    /// Builds the cached list bodies a crawl asks for first (weekday lists, finished pages, timetables), so that the
+    /// first crawl request does not pay for the multi-megabyte Kakao completed list on an event loop.
+    func prewarm() {
+        let kakao = ["accept-language": "ko"]
+        _ = respond(to: SimRequest(path: "/api/webtoon/titlelist/weekday", query: ["order": "view"]))
+        let finished = catalog.naver.count(where: \.completed)
+        for page in 1...max(1, (finished + naverFinishedPageSize - 1) / naverFinishedPageSize) {
+            _ = respond(to: SimRequest(path: "/api/webtoon/titlelist/finished",
+                                       query: ["order": "view", "page": String(page)]))
+        }
+        for placement in Weekday.kakaoPlacements + ["completed"] {
+            _ = respond(to: SimRequest(path: "/section/v2/timetables/days",
+                                       query: ["placement": "timetable_\(placement)"], headers: kakao))
+        }
     }
 
     /// Routes a platform request. Returns nil for a path neither platform serves.
@@ -78,6 +97,12 @@ final class SimSnapshot: Sendable {
         SimResponse(status: 200, bytes: bytes, endpoint: endpoint, platform: platform)
     }
 
+    /// The `order` parameter, with unknown values treated as the default `view`.
+    private static func naverOrder(_ request: SimRequest) -> String {
+        let order = request.query["order"] ?? "view"
+        return ["view", "user", "UPDATE", "STAR_SCORE"].contains(order) ? order : "view"
+    }
+
     /// Titles sorted for an `order` value: `view` (default), `user`, `UPDATE`, `STAR_SCORE`.
     private func naverSorted(_ titles: [SimTitle], order: String) -> [SimTitle] {
         switch order {
@@ -117,8 +142,11 @@ final class SimSnapshot: Sendable {
     }
 
     private func naverWeekday(_ request: SimRequest) -> SimResponse {
-        let order = request.query["order"] ?? "view"
-        let week = request.query["week"]
+        let order = Self.naverOrder(request)
+        // Only known `week` values are cached, so arbitrary query strings cannot grow the cache.
+        let week = request.query["week"].flatMap {
+            $0 == "dailyPlus" || Weekday.kakaoPlacements.contains($0) ? $0 : "unknown"
+        }
         let body = cached("naver.weekday|\(order)|\(week ?? "")") {
             let weekly = catalog.naver.filter { !$0.completed }
             var w = JSONWriter(capacity: 1 << 16)
@@ -173,13 +201,13 @@ final class SimSnapshot: Sendable {
     }
 
     private func naverFinished(_ request: SimRequest) -> SimResponse {
-        let order = request.query["order"] ?? "view"
+        let order = Self.naverOrder(request)
         let finished = catalog.naver.count(where: \.completed)
         let totalPages = max(1, (finished + naverFinishedPageSize - 1) / naverFinishedPageSize)
         let rawPage = request.int("page") ?? 1
         // A page past the end answers the last page again, as the real site does.
         let page = min(max(rawPage, 1), totalPages)
-        let body = cached("naver.finished|\(order)|\(page)|\(rawPage)") {
+        let build = { [self] () -> [UInt8] in
             let sorted = naverSorted(catalog.naver.filter(\.completed), order: order)
             let slice = sorted[min(sorted.count, (page - 1) * naverFinishedPageSize)..<min(
                 sorted.count, page * naverFinishedPageSize)]
@@ -191,6 +219,8 @@ final class SimSnapshot: Sendable {
             }
             return w.bytes
         }
+        // Out-of-range pages echo `rawPage`, so they are built each time rather than cached under arbitrary keys.
+        let body = rawPage == page ? cached("naver.finished|\(order)|\(page)", build) : ByteBuffer(bytes: build())
         return SimResponse(status: 200, body: body, endpoint: "naver.titlelist.finished", platform: .naver)
     }
 
@@ -381,9 +411,11 @@ final class SimSnapshot: Sendable {
     private func naverCbox(_ request: SimRequest) -> SimResponse {
         let endpoint = "naver.cbox"
         let callback = request.query["_callback"].flatMap { $0.isEmpty ? nil : $0 } ?? "_callback"
-        guard callback.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0)
-            || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
-        else { return naverError(400, "invalid _callback", endpoint: endpoint) }
+        let callbackIsSafe = callback.utf8.allSatisfy {
+            $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0)
+                || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+        }
+        guard callbackIsSafe else { return naverError(400, "invalid _callback", endpoint: endpoint) }
         guard let referer = request.headers["referer"], referer.contains("naver.com") else {
             return naverError(403, "a comic.naver.com Referer is required", endpoint: endpoint)
         }
@@ -448,9 +480,8 @@ final class SimSnapshot: Sendable {
         // pageId = webtoon_{titleId}_{no}
         let parts = (request.query["pageId"] ?? "").split(separator: "_")
         let e: SimEpisode
-        switch naverEpisode(titleId: parts.count == 3 ? Int64(parts[1]) : nil, no: parts.count == 3 ? Int(parts[2]) : nil,
-                            endpoint: endpoint)
-        {
+        let titleId = parts.count == 3 ? Int64(parts[1]) : nil
+        switch naverEpisode(titleId: titleId, no: parts.count == 3 ? Int(parts[2]) : nil, endpoint: endpoint) {
         case .success(let pair): e = pair.1
         case .failure(let box): return box.response
         }
@@ -563,7 +594,9 @@ final class SimSnapshot: Sendable {
         if placement == "timetable_completed" {
             titles = catalog.kakao.filter(\.completed)
             sectionTitle = "완결"
-        } else if placement.hasPrefix("timetable_"), let d = Weekday.kakaoPlacements.firstIndex(of: String(placement.dropFirst(10))) {
+        } else if placement.hasPrefix("timetable_"),
+            let d = Weekday.kakaoPlacements.firstIndex(of: String(placement.dropFirst(10)))
+        {
             titles = catalog.kakao.filter { $0.weekdays.contains(d) }
             sectionTitle = Weekday.korean[d]
         } else {
@@ -577,7 +610,8 @@ final class SimSnapshot: Sendable {
             w.object { w in
                 w.array("data") { w in
                     w.object { w in
-                        w.field("id", placement == "timetable_completed" ? 8 : 1 + (Weekday.korean.firstIndex(of: sectionTitle) ?? 0))
+                        let dayIndex = Weekday.korean.firstIndex(of: sectionTitle) ?? 0
+                        w.field("id", placement == "timetable_completed" ? 8 : 1 + dayIndex)
                         w.field("title", sectionTitle)
                         w.field("module", "WEEKDAYS")
                         w.field("placement", placement)
@@ -630,6 +664,9 @@ final class SimSnapshot: Sendable {
                 w.field("titleImageA", t.thumbnailUrl.replacing("/c1/", with: "/ta/"))
                 w.field("titleImageB", t.thumbnailUrl.replacing("/c1/", with: "/tb/"))
                 w.field("lookThroughImage", t.thumbnailUrl.replacing("/c1/", with: "/lt/"))
+                w.array("lookThroughImages") { w in
+                    for i in 1...3 { w.string(t.thumbnailUrl.replacing("/c1/", with: "/lt\(i)/")) }
+                }
                 w.field("serialStartDateTime", t.schedule.date(ofEpisode: 0).kakaoDateTime)
             }
             w.object("sorting") { w in
@@ -711,13 +748,15 @@ final class SimSnapshot: Sendable {
         }
         let total = t.schedule.count(on: day)
         let clampedLimit = min(limit, Self.kakaoMaxLimit)
-        let positions = min(offset, total)..<min(total, offset + clampedLimit)
+        // Compare before adding, so a huge offset cannot overflow.
+        let start = min(offset, total)
+        let positions = start..<(total - start > clampedLimit ? start + clampedLimit : total)
         var w = JSONWriter(capacity: 512 + positions.count * 420)
         w.object { w in
             w.object("meta") { w in
                 w.object("pagination") { w in
                     w.field("totalCount", total)
-                    w.field("last", offset + clampedLimit >= total)
+                    w.field("last", positions.upperBound >= total)
                 }
             }
             w.object("data") { w in
@@ -781,7 +820,8 @@ final class SimSnapshot: Sendable {
             w.object("meta") { w in
                 w.object("pagination") { w in
                     w.field("totalCount", e.comments)
-                    w.field("last", Int64(offset + limit) >= e.comments)
+                    let (end, overflow) = offset.addingReportingOverflow(limit)
+                    w.field("last", overflow || Int64(end) >= e.comments)
                 }
             }
             w.array("data") { _ in }
@@ -792,7 +832,8 @@ final class SimSnapshot: Sendable {
     private func kakaoPopularity(episodeId: Int64?, _ request: SimRequest) -> SimResponse {
         let endpoint = "kakao.popularity"
         let e: SimEpisode
-        switch kakaoEpisode(episodeId, contentId: request.query["contentId"].flatMap { Int64($0) }, endpoint: endpoint) {
+        let contentId = request.query["contentId"].flatMap { Int64($0) }
+        switch kakaoEpisode(episodeId, contentId: contentId, endpoint: endpoint) {
         case .success(let episode): e = episode
         case .failure(let box): return box.response
         }

@@ -1,6 +1,7 @@
 /// How big the synthetic catalog is.
 public enum SimulatorScale: String, Sendable, CaseIterable, Codable {
-    /// About 30 + 20 titles per platform and at most about 60 episodes per title: a full crawl is a few thousand requests.
+    /// About 30 + 20 titles per platform and at most about 60 episodes per title: a full crawl is a few thousand
+    /// requests.
     case small
     /// About a tenth of the real catalogs, with real-sized episode lists: for benchmarks.
     case medium
@@ -42,7 +43,7 @@ public struct SimulatorFaults: Sendable, Hashable, Codable {
     public var resetRate: Double
     /// Announce the full `Content-Length`, send half the body, close.
     public var truncateRate: Double
-    /// Answer 200 with a body that is not valid JSON.
+    /// Keep the status but send a body that is not valid JSON (half the body plus an HTML comment).
     public var malformedRate: Double
     /// Kakao burst limit: above this many Kakao requests per second answer 403 for `kakaoCooldownMilliseconds`.
     /// 0 disables it.
@@ -112,7 +113,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
 
     func validatedDay() throws(SimulatorError) -> CalendarDay {
         guard let day = CalendarDay(iso: date), (1990...2200).contains(day.civil.year) else {
-            throw SimulatorError(code: .invalidConfiguration, detail: "date must be YYYY-MM-DD (1990…2200), got '\(date)'")
+            throw SimulatorError(
+                code: .invalidConfiguration, detail: "date must be YYYY-MM-DD (1990…2200), got '\(date)'")
         }
         return day
     }

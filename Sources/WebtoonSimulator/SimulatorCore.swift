@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The shared, thread-safe state behind the HTTP handlers: the current day's snapshot, fault planner and counters.
@@ -26,7 +27,16 @@ final class SimulatorCore: Sendable {
         var changed = configuration
         changed.date = date
         let day = try changed.validatedDay()
-        snapshotBox.withLock { $0 = SimSnapshot(catalog: catalog, day: day) }
+        let snapshot = SimSnapshot(catalog: catalog, day: day)
+        snapshotBox.withLock { $0 = snapshot }
+        Self.prewarmInBackground(snapshot)
+    }
+
+    /// Fills the list caches on NIO's thread pool; a request that comes first simply builds its body itself.
+    static func prewarmInBackground(_ snapshot: SimSnapshot) {
+        NIOThreadPool.singleton.submit { state in
+            if state == .active { snapshot.prewarm() }
+        }
     }
 
     func stats() -> SimulatorStats { statsBox.withLock { $0 } }
@@ -67,7 +77,8 @@ final class SimulatorCore: Sendable {
             }
         case .tooManyRequests:
             if kakao {
-                result.response = snapshot.kakaoError(429, "TOO_MANY_REQUESTS", "injected 429", endpoint: response.endpoint)
+                result.response = snapshot.kakaoError(
+                    429, "TOO_MANY_REQUESTS", "injected 429", endpoint: response.endpoint)
             } else {
                 result.response.status = 429
                 result.response.body = ByteBuffer(string: "{\"status\":429,\"message\":\"Too Many Requests\"}")
@@ -78,10 +89,10 @@ final class SimulatorCore: Sendable {
             let half = body.readableBytes / 2
             body.moveWriterIndex(to: body.readerIndex + half)
             body.writeString("<!-- upstream error -->")
-            result.response.status = 200
             result.response.body = body
         case .kakaoBurst403:
-            result.response = snapshot.kakaoError(403, "FORBIDDEN", "request rate exceeded", endpoint: response.endpoint)
+            result.response = snapshot.kakaoError(
+                403, "FORBIDDEN", "request rate exceeded", endpoint: response.endpoint)
         }
         result.response.endpoint = response.endpoint
         result.response.platform = response.platform

@@ -59,7 +59,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .customLong("fault-truncate"), help: "Rate (0…1) of bodies cut short of their Content-Length.")
     var faultTruncate: Double = 0
 
-    @Option(name: .customLong("fault-malformed"), help: "Rate (0…1) of 200 answers whose body is not valid JSON.")
+    @Option(name: .customLong("fault-malformed"), help: "Rate (0…1) of answers whose body is not valid JSON.")
     var faultMalformed: Double = 0
 
     @Option(name: .customLong("kakao-403-above-rps"),
@@ -110,7 +110,8 @@ struct SimulateCommand: AsyncParsableCommand {
         var logger = Logger(label: "webtoon.simulate")
         logger.logLevel = .info
         let service = SimulatorService(configuration: configuration, host: host, port: port, logger: logger) { sim in
-            print("simulator ready at \(sim.baseURL) (seed \(configuration.seed), scale \(configuration.scale.rawValue), date \(configuration.date))")
+            let scale = configuration.scale.rawValue
+            print("simulator ready at \(sim.baseURL) (seed \(configuration.seed), scale \(scale), date \(configuration.date))")
             fflush(nil)
         }
         let group = ServiceGroup(
@@ -125,7 +126,8 @@ struct SimulateCommand: AsyncParsableCommand {
         defer { fclose(file) }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
         guard written == bytes.count else {
-            throw SimulatorError(code: .exportFailed, detail: "short write to \(path): \(written) of \(bytes.count) bytes")
+            throw SimulatorError(
+                code: .exportFailed, detail: "short write to \(path): \(written) of \(bytes.count) bytes")
         }
     }
 }

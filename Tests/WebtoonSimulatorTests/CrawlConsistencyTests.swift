@@ -99,7 +99,9 @@ struct TestCrawler {
         GroundTruth(
             crawlDate: date, mode: mode.rawValue,
             titles: titles.sorted { ($0.platform, $0.id) < ($1.platform, $1.id) },
-            episodes: episodes.sorted { ($0.platform, $0.titleId, $0.episodeId) < ($1.platform, $1.titleId, $1.episodeId) })
+            episodes: episodes.sorted {
+                ($0.platform, $0.titleId, $0.episodeId) < ($1.platform, $1.titleId, $1.episodeId)
+            })
     }
 
     mutating func crawlNaver() async throws {
@@ -195,8 +197,8 @@ struct TestCrawler {
             let decorator = try await json("kakao.decorator", "/decorator/v2/decorator/contents/\(id)", h)
             let badgeDays = decorator["data"]["badges"].array.filter { $0["type"].string == "WEEKDAYS" }
                 .compactMap { $0["title"].string.flatMap { Self.kakaoDays.firstIndex(of: $0) } }
-            let genres = Array(Set(content["seoKeywords"].array.compactMap { $0.string.map { String($0.dropFirst()) } }))
-                .sorted()
+            let keywords = content["seoKeywords"].array.compactMap { $0.string.map { String($0.dropFirst()) } }
+            let genres = Array(Set(keywords)).sorted()
             titles.append(GroundTruth.Title(
                 platform: "kakao", id: id, name: content["title"].string!,
                 author: content["authors"].array.compactMap { $0["name"].string }.joined(separator: " / "),
@@ -209,9 +211,8 @@ struct TestCrawler {
             var offset = 0
             while true {
                 let limit = mode == .daily ? 20 : 30
-                let page = try await json(
-                    "kakao.episodes",
-                    "/episode/v2/views/content-home/contents/\(id)/episodes?sort=-NO&offset=\(offset)&limit=\(limit)", h)
+                let uri = "/episode/v2/views/content-home/contents/\(id)/episodes?sort=-NO&offset=\(offset)&limit=\(limit)"
+                let page = try await json("kakao.episodes", uri, h)
                 list += page["data"]["episodes"].array
                 if mode == .daily || page["meta"]["pagination"]["last"].bool == true { break }
                 offset += limit

@@ -23,10 +23,12 @@ import Testing
                 #expect((20...65).contains(count), "\(key): \(count) of \(n)")
                 #expect(stats.faults[key] == count, "\(key): stats \(stats.faults[key] ?? 0), observed \(count)")
             }
-            // Resets and truncations both end the connection before a complete response.
+            // Resets and truncations both end the connection before a complete response. A reset usually reaches the
+            // client as ECONNRESET, but NIO may report it as a plain close, so only the sum is exact.
             let early = (observed["reset"] ?? 0) + (observed["cut"] ?? 0)
             #expect(early == (stats.faults["reset"] ?? 0) + (stats.faults["truncate"] ?? 0))
             #expect((20...65).contains(stats.faults["reset"] ?? 0) && (20...65).contains(stats.faults["truncate"] ?? 0))
+            #expect((observed["reset"] ?? 0) >= 10, "resets seen as ECONNRESET: \(observed["reset"] ?? 0)")
             #expect((observed["ok"] ?? 0) > n / 3)
             let known: Set<String> = ["reset", "cut", "5xx", "429", "malformed", "ok"]
             #expect(Set(observed.keys).isSubset(of: known), "\(observed)")

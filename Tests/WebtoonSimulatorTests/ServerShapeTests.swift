@@ -8,7 +8,7 @@ import Testing
     static let documentedExtras: Set<String> = [
         "meta",  // Kakao success envelope {data, meta}
         "sorting", "genreFilters",  // Kakao cards (ranking.gg notes)
-        "titleImageA", "titleImageB", "lookThroughImage",  // Kakao card images
+        "titleImageA", "titleImageB", "lookThroughImage", "lookThroughImages",  // Kakao card images
         "status", "thumbnailImage",  // Kakao decorator
         "readable",  // Kakao episode `readable?`
         "last",  // Kakao comments meta.pagination
@@ -17,10 +17,13 @@ import Testing
     @Test func everyEndpointMatchesItsFixture() async throws {
         try await withSimulator { sim in
             let truth = sim.groundTruth(mode: .full)
-            let naverTitle = try #require(truth.titles.first { $0.platform == "naver" && !$0.restricted && !$0.dailyPass })
-            let naverEpisode = try #require(truth.episodes.first { $0.platform == "naver" && $0.titleId == naverTitle.id })
+            let naverTitle = try #require(
+                truth.titles.first { $0.platform == "naver" && !$0.restricted && !$0.dailyPass })
+            let naverEpisode = try #require(
+                truth.episodes.first { $0.platform == "naver" && $0.titleId == naverTitle.id })
             let kakaoTitle = try #require(truth.titles.first { $0.platform == "kakao" })
-            let kakaoEpisode = try #require(truth.episodes.first { $0.platform == "kakao" && $0.titleId == kakaoTitle.id })
+            let kakaoEpisode = try #require(
+                truth.episodes.first { $0.platform == "kakao" && $0.titleId == kakaoTitle.id })
             let cases: [(String, [String: String], String)] = [
                 ("/api/webtoon/titlelist/weekday?order=view", TestHeaders.naver,
                  "synthetic/naver/titlelist_weekday_order_view.json"),
@@ -50,7 +53,8 @@ import Testing
                  "synthetic/kakao/comment_v1_comments_relationType_EPISODE_relationId_123456.json"),
                 ("/popularity/v1/reviews/episode/\(kakaoEpisode.episodeId)?contentId=\(kakaoTitle.id)",
                  TestHeaders.kakao, "synthetic/kakao/popularity_v1_reviews_episode_123456.json"),
-                ("/decorator/v2/decorator/contents/999999999", TestHeaders.kakao, "synthetic/kakao/error_envelope.json"),
+                ("/decorator/v2/decorator/contents/999999999", TestHeaders.kakao,
+                 "synthetic/kakao/error_envelope.json"),
             ]
             try await TestConnection.with(port: sim.port) { connection in
                 for (uri, headers, fixture) in cases {
@@ -179,7 +183,8 @@ import Testing
 
                 // offset/limit paging with meta.pagination{totalCount,last}.
                 let title = try #require(truth.titles.first { t in
-                    t.platform == "kakao" && truth.episodes.count(where: { $0.platform == "kakao" && $0.titleId == t.id }) > 12
+                    t.platform == "kakao"
+                        && truth.episodes.count(where: { $0.platform == "kakao" && $0.titleId == t.id }) > 12
                 })
                 let base = "/episode/v2/views/content-home/contents/\(title.id)/episodes?sort=-NO"
                 let all = try await c.get(base + "&offset=0&limit=9999", headers: TestHeaders.kakao).json()

@@ -49,11 +49,14 @@ struct TestConnection {
 
     private final class Box {
         var iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
-        init(_ iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator) { self.iterator = iterator }
+        init(_ iterator: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator) {
+            self.iterator = iterator
+        }
     }
 
     static func with<R>(port: Int, _ body: (TestConnection) async throws -> R) async throws -> R {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
