@@ -76,6 +76,16 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        .target(name: "ReducerCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Warehouse",
+            dependencies: ["PQKit", "ReducerCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "reducer-memcheck", dependencies: ["ReducerCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "ReducerCoreTests", dependencies: ["ReducerCore"]),
+        .testTarget(name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore"]),
     ]
 )
 

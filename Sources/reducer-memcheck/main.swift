@@ -1,0 +1,142 @@
+// Feeds a generated episode stream far larger than the sort budget through `ProcessedRowSorter`, checks the result
+// (every key once, the latest fetch winning, key order) and prints one JSON line with the peak RSS (VmHWM), so a test
+// can check that memory stays bounded by the budget whatever the input size. Kept in its own process because VmHWM of
+// a test runner also counts every other test.
+//
+//   reducer-memcheck --unique M --copies D --budget BYTES --padding P [--spill DIR]
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import ReducerCore
+
+struct Options {
+    var unique = 1000
+    var copies = 2
+    var budget = 8 << 20
+    var padding = 100
+    var spill = ExternalSortConfiguration.defaultSpillDirectory
+}
+
+func fail(_ message: String) -> Never {
+    let line = Array("reducer-memcheck: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(2)
+}
+
+func parse() -> Options {
+    var options = Options()
+    var arguments = CommandLine.arguments.dropFirst()
+    while let name = arguments.popFirst() {
+        guard let value = arguments.popFirst() else { fail("missing value for \(name)") }
+        switch name {
+        case "--unique": options.unique = Int(value) ?? 0
+        case "--copies": options.copies = Int(value) ?? 0
+        case "--budget": options.budget = Int(value) ?? 0
+        case "--padding": options.padding = Int(value) ?? -1
+        case "--spill": options.spill = value
+        default: fail("unknown option \(name)")
+        }
+    }
+    guard options.unique > 0, options.copies > 0, options.budget > 0, options.padding >= 0 else {
+        fail("options must be positive")
+    }
+    return options
+}
+
+/// `VmHWM` and `VmRSS` of this process in KiB.
+func memoryStatus() -> (hwm: Int, rss: Int) {
+    let descriptor = open("/proc/self/status", O_RDONLY)
+    guard descriptor >= 0 else { return (-1, -1) }
+    defer { close(descriptor) }
+    var bytes = [UInt8](repeating: 0, count: 16 << 10)
+    let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+    guard count > 0 else { return (-1, -1) }
+    var hwm = -1
+    var rss = -1
+    for line in String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n") {
+        let value = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? -1
+        if line.hasPrefix("VmHWM:") { hwm = value }
+        if line.hasPrefix("VmRSS:") { rss = value }
+    }
+    return (hwm, rss)
+}
+
+/// Multiplicative inverse of `a` modulo `m` (gcd must be 1).
+func inverse(_ a: Int, modulo m: Int) -> Int {
+    var (oldR, r) = (a, m)
+    var (oldS, s) = (1, 0)
+    while r != 0 {
+        let q = oldR / r
+        (oldR, r) = (r, oldR - q * r)
+        (oldS, s) = (s, oldS - q * s)
+    }
+    return ((oldS % m) + m) % m
+}
+
+func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+
+let options = parse()
+let day = CalendarDay(year: 2026, month: 11, day: 25)!
+let m = options.unique
+var stride = 7_919
+while gcd(stride, m) != 1 { stride += 2 }
+let padding = String(repeating: "가", count: options.padding / 3)
+
+var start = timespec()
+clock_gettime(CLOCK_MONOTONIC, &start)
+let sorter: ProcessedRowSorter<EpisodeRow>
+do {
+    sorter = try ProcessedRowSorter(
+        configuration: ExternalSortConfiguration(memoryBudget: options.budget, spillDirectory: options.spill),
+        logger: Logger(label: "reducer-memcheck"))
+} catch { fail("\(error)") }
+
+var inputBytes = 0
+var writer = RowWriter()
+for i in 0..<(m * options.copies) {
+    // Each key k appears exactly `copies` times, once in every block of m consecutive rows, in a scrambled order.
+    let k = (i * stride) % m
+    let missing = k % 5 == 0
+    let row = EpisodeRow(
+        platform: k % 2 == 0 ? "kakao" : "naver", titleID: Int64(k / 100), episodeID: Int64(k), no: Int64(k % 100),
+        title: "\(padding) \(i)", likes: missing ? nil : Int64(i), comments: Int64(i % 1000), rating: nil,
+        imageURL: "https://image.example/\(k)", publishedDate: day, snapshotDate: day, fetchedAt: Int64(i),
+        missingReason: missing ? "likes: HTTP 404" : nil)
+    writer.removeAll()
+    row.encode(to: &writer)
+    inputBytes += writer.bytes.count
+    do { try sorter.add(row) } catch { fail("\(error)") }
+}
+
+let strideInverse = inverse(stride, modulo: m)
+var output = 0
+var previous: (String, Int64, Int64)?
+let statistics: ExternalSortStatistics
+do {
+    statistics = try sorter.finish { row in
+        let key = (row.platform, row.titleID, row.episodeID)
+        if let previous, !(previous < key) { fail("output not in key order: \(previous) then \(key)") }
+        previous = key
+        let k = Int(row.episodeID)
+        let expected = (options.copies - 1) * m + (k * strideInverse) % m
+        if row.fetchedAt != Int64(expected) { fail("key \(k): kept fetch \(row.fetchedAt), expected \(expected)") }
+        if row.likes == nil, row.missingReason == nil { fail("key \(k): lost its missing reason") }
+        output += 1
+    }
+} catch { fail("\(error)") }
+guard output == m else { fail("\(output) rows out, expected \(m)") }
+
+var end = timespec()
+clock_gettime(CLOCK_MONOTONIC, &end)
+let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+let memory = memoryStatus()
+print(
+    """
+    {"inputRows":\(m * options.copies),"inputBytes":\(inputBytes),"outputRows":\(output),\
+    "spilledRuns":\(statistics.spilledRuns),"mergePasses":\(statistics.mergePasses),\
+    "spilledBytes":\(statistics.spilledBytes),"vmHWMKiB":\(memory.hwm),"vmRSSKiB":\(memory.rss),\
+    "seconds":\(seconds)}
+    """)
