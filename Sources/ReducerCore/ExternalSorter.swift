@@ -79,7 +79,10 @@ public final class ExternalSorter {
     private var used = 0
     private var count = 0
     private var directory: String?
+    /// Runs waiting to be merged, oldest first.
     private var runs: [String] = []
+    /// Every spill file that exists on disk, removed on finish, on error and on deinit.
+    private var liveFiles: Set<String> = []
     private var runSerial = 0
     private var finished = false
     private var statistics = ExternalSortStatistics()
@@ -102,7 +105,8 @@ public final class ExternalSorter {
     }
 
     private func removeSpillFiles() {
-        for run in runs { unlink(run) }
+        for file in liveFiles { unlink(file) }
+        liveFiles.removeAll()
         runs.removeAll()
         if let directory { rmdir(directory) }
         directory = nil
@@ -171,6 +175,7 @@ public final class ExternalSorter {
         runSerial += 1
         let writer = try SpillWriter(path: "\(folder)/run-\(runSerial).bin", blockBytes: configuration.blockBytes)
         runs.append(writer.path)
+        liveFiles.insert(writer.path)
         return writer
     }
 
@@ -239,7 +244,10 @@ public final class ExternalSorter {
             if !heap.isEmpty { siftDown(0) }
         }
         readers.removeAll()
-        for path in paths { unlink(path) }
+        for path in paths {
+            unlink(path)
+            liveFiles.remove(path)
+        }
     }
 
     /// Emits every key's winner in key order, then releases memory and spill files. `key` and `payload` are valid only
