@@ -76,6 +76,8 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
+        .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
         .target(name: "ReducerCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Warehouse",

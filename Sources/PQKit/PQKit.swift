@@ -1,1 +1,0 @@
-// PQKit: see docs/architecture.md for what this module owns.
