@@ -1,1 +1,0 @@
-// Warehouse: PostgreSQL migrations, loads and models (see Migrations.swift, Loader.swift, Models.swift).
