@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
         .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
+        .testTarget(name: "ParquetKitTests", dependencies: ["ParquetKit"]),
         .target(name: "ReducerCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Warehouse",

@@ -1,1 +1,0 @@
-// ParquetKit: see docs/architecture.md for what this module owns.
