@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
         .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
         .testTarget(name: "ParquetKitTests", dependencies: ["ParquetKit"]),
-        .target(name: "ReducerCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "ReducerCore", dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Warehouse",
             dependencies: ["PQKit", "ReducerCore", .product(name: "Logging", package: "swift-log")]

@@ -1,0 +1,216 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import Logging
+public import ParquetKit
+
+/// One partition a reduce wrote.
+public struct ReducedPartition: Sendable, Hashable {
+    public var snapshotDate: CalendarDay
+    public var platform: String
+    /// `…/processed/TABLE/year=YYYY/month=MM/day=DD/platform=P`
+    public var directory: String
+    public var file: String
+    public var rows: Int
+}
+
+/// What one reduce did.
+public struct ReduceSummary: Sendable, Hashable {
+    public var table: ProcessedTable
+    public var inputFiles: Int
+    public var inputRows: Int
+    public var outputRows: Int
+    public var partitions: [ReducedPartition]
+    public var sort: ExternalSortStatistics
+}
+
+/// Reads accepted worker output files of one processed table, sorts and deduplicates them with a bounded memory
+/// budget (latest fetch wins per natural key), and writes one compacted Parquet file per (snapshot day, platform)
+/// under `processed/TABLE/year=/month=/day=/platform=/`.
+///
+/// Every partition the inputs touch is REPLACED, never appended to (re-running a day gives the same files, not
+/// twice the rows): the file is written into a hidden staging folder beside the partition, then the old folder is
+/// renamed away, the staging folder renamed into place and the old one removed. Readers that skip hidden names (as
+/// `ParquetDataset`, pyarrow and duckdb do) see the old partition or the new one, or for an instant none, never a mix.
+/// The inputs of one reduce must therefore hold ALL rows of each (day, platform) they contain.
+///
+/// Blocking file I/O: run it on a dedicated thread.
+public struct ProcessedReducer: Sendable {
+    /// The `processed` folder.
+    public let outputRoot: String
+    public var sortConfiguration: ExternalSortConfiguration
+    public var writerOptions: ParquetWriterOptions
+    private let logger: Logger
+
+    public init(
+        outputRoot: String, sortConfiguration: ExternalSortConfiguration = ExternalSortConfiguration(),
+        writerOptions: ParquetWriterOptions = ParquetWriterOptions(), logger: Logger
+    ) {
+        self.outputRoot = outputRoot.count > 1 && outputRoot.hasSuffix("/") ? String(outputRoot.dropLast()) : outputRoot
+        self.sortConfiguration = sortConfiguration
+        self.writerOptions = writerOptions
+        self.logger = logger
+    }
+
+    /// Reduces `inputs` (paths of accepted files holding every `Row.parquetColumns` column) into `processed/`.
+    /// `runID` (`[A-Za-z0-9_-]{1,128}`) names the output files.
+    public func reduce<Row: ParquetRow>(_ type: Row.Type, inputs: [String], runID: String) throws -> ReduceSummary {
+        let fileName = try ParquetDataset.fileName(unitId: runID, attempt: 0)
+        let sorter = try ProcessedRowSorter<Row>(configuration: sortConfiguration, logger: logger)
+        var inputRows = 0
+        for path in inputs {
+            try Self.readRows(Row.self, from: path) { row throws(ReducerError) in
+                try sorter.add(row)
+                inputRows += 1
+            }
+        }
+        let dataset = ParquetDataset(root: outputRoot + "/" + Row.table.rawValue)
+        let columns = Row.parquetColumns.filter { $0.name != "platform" }
+        let platformIndex = Row.parquetColumns.firstIndex { $0.name == "platform" }!
+        let schema = try ParquetSchema(columns)
+        var partitions: [ReducedPartition] = []
+        var open: (partition: ReducedPartition, staging: String, writer: ParquetWriter)?
+
+        func commit() throws {
+            guard let current = open else { return }
+            open = nil
+            let summary = try current.writer.close()
+            try replaceDirectory(current.partition.directory, with: current.staging, runID: runID)
+            var done = current.partition
+            done.rows = summary.rows
+            partitions.append(done)
+        }
+
+        do {
+            let statistics = try sorter.finish { row in
+                if let current = open, current.partition.snapshotDate != row.snapshotDate
+                    || current.partition.platform != row.platform
+                {
+                    try commit()
+                }
+                if open == nil {
+                    let (year, month, day) = row.snapshotDate.components
+                    let partition = try HivePartition.daily(year: year, month: month, day: day, platform: row.platform)
+                    let directory = dataset.directory(of: partition)
+                    let parent = String(directory[..<directory.lastIndex(of: "/")!])
+                    let staging = parent + "/.staging-\(runID)-platform=\(row.platform)"
+                    try makeDirectories(parent)
+                    try removeTree(staging)
+                    try makeDirectories(staging)
+                    let writer = try ParquetWriter(path: staging + "/" + fileName, schema: schema, options: writerOptions)
+                    open = (
+                        ReducedPartition(
+                            snapshotDate: row.snapshotDate, platform: row.platform, directory: directory,
+                            file: directory + "/" + fileName, rows: 0),
+                        staging, writer
+                    )
+                }
+                var cells = row.parquetValues
+                cells.remove(at: platformIndex)
+                try open!.writer.append(row: cells)
+            }
+            try commit()
+            let summary = ReduceSummary(
+                table: Row.table, inputFiles: inputs.count, inputRows: inputRows,
+                outputRows: statistics.outputRecords, partitions: partitions, sort: statistics)
+            logger.info(
+                "reduced processed table",
+                metadata: [
+                    "table": "\(Row.table)", "run": "\(runID)", "inputs": "\(inputs.count)", "rows_in": "\(inputRows)",
+                    "rows_out": "\(summary.outputRows)", "partitions": "\(partitions.count)",
+                    "spilled_runs": "\(statistics.spilledRuns)",
+                ])
+            return summary
+        } catch {
+            if let current = open {
+                current.writer.abort()
+                try? removeTree(current.staging)
+            }
+            throw error
+        }
+    }
+
+    /// Streams the rows of one Parquet file. `platform` supplies that column when the file lacks it (files under
+    /// `processed/…/platform=P/` store it only in their path).
+    public static func readRows<Row: ParquetRow>(
+        _ type: Row.Type, from path: String, platform: String? = nil,
+        _ body: (Row) throws(ReducerError) -> Void
+    ) throws {
+        let reader = try ParquetReader(path: path)
+        var index: [String: Int] = [:]
+        for (position, column) in reader.schema.columns.enumerated() { index[column.name] = position }
+        let fileColumns = reader.schema.columns.count
+        if platform != nil, index["platform"] == nil { index["platform"] = fileColumns }
+        var cells = ParquetCells(index: index, table: Row.table.rawValue, source: path)
+        if let platform, index["platform"] == fileColumns { cells.set(fileColumns, .string(platform)) }
+        for group in 0..<reader.rowGroupCount {
+            let batch = try reader.readRowGroup(group)
+            for row in 0..<batch.rowCount {
+                for column in 0..<fileColumns {
+                    cells.set(column, batch.columns[column].value(at: row, as: reader.schema.columns[column].type))
+                }
+                try body(try Row(parquet: cells))
+            }
+        }
+    }
+}
+
+private func fileError(_ operation: String, _ path: String) -> ReducerError { posixError(operation, path) }
+
+/// `mkdir -p`.
+func makeDirectories(_ path: String) throws(ReducerError) {
+    var current = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") {
+        current += "/" + component
+        if mkdir(current, 0o755) != 0 && errno != EEXIST { throw fileError("create folder", current) }
+    }
+}
+
+/// `rm -r`, for folders this reducer created; a missing path is not an error.
+func removeTree(_ path: String) throws(ReducerError) {
+    guard let directory = opendir(path) else {
+        if errno == ENOENT { return }
+        if errno == ENOTDIR {
+            if unlink(path) != 0 { throw fileError("remove file", path) }
+            return
+        }
+        throw fileError("open folder", path)
+    }
+    var children: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { children.append(path + "/" + name) }
+    }
+    closedir(directory)
+    for child in children {
+        var status = stat()
+        guard lstat(child, &status) == 0 else { continue }
+        if (status.st_mode & S_IFMT) == S_IFDIR {
+            try removeTree(child)
+        } else if unlink(child) != 0 && errno != ENOENT {
+            throw fileError("remove file", child)
+        }
+    }
+    if rmdir(path) != 0 && errno != ENOENT { throw fileError("remove folder", path) }
+}
+
+/// Puts `staging` in place of `target`: rename the old folder aside, rename the new one in, remove the old one,
+/// and fsync the parent so the swap survives a crash.
+func replaceDirectory(_ target: String, with staging: String, runID: String) throws(ReducerError) {
+    let parent = String(target[..<target.lastIndex(of: "/")!])
+    let name = String(target[target.index(after: target.lastIndex(of: "/")!)...])
+    let old = parent + "/.old-\(runID)-\(name)"
+    try removeTree(old)
+    if rename(target, old) != 0 && errno != ENOENT { throw fileError("move old partition aside", target) }
+    if rename(staging, target) != 0 { throw fileError("move new partition into place", staging) }
+    try removeTree(old)
+    let descriptor = open(parent, O_RDONLY | O_DIRECTORY)
+    if descriptor >= 0 {
+        fsync(descriptor)
+        close(descriptor)
+    }
+}
