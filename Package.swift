@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "reducer-memcheck", dependencies: ["ReducerCore", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "ReducerCoreTests", dependencies: ["ReducerCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ReducerCoreTests", dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore"]),
     ]
 )
