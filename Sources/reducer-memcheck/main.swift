@@ -4,6 +4,7 @@
 // a test runner also counts every other test.
 //
 //   reducer-memcheck --unique M --copies D --budget BYTES --padding P [--spill DIR]
+//   reducer-memcheck reduce --budget BYTES --out DIR --run ID [--spill DIR] FILE...   (benchmarks: episodes files)
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -77,6 +78,56 @@ func inverse(_ a: Int, modulo m: Int) -> Int {
 }
 
 func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+
+/// `reduce` mode: runs `ProcessedReducer` over episode files and reports throughput and peak RSS.
+func reduceFiles() -> Never {
+    var arguments = Array(CommandLine.arguments.dropFirst(2))
+    var budget = 256 << 20
+    var out = ""
+    var run = "bench"
+    var spill = ExternalSortConfiguration.defaultSpillDirectory
+    var files: [String] = []
+    while !arguments.isEmpty {
+        let name = arguments.removeFirst()
+        guard name.hasPrefix("--") else {
+            files.append(name)
+            continue
+        }
+        guard !arguments.isEmpty else { fail("missing value for \(name)") }
+        let value = arguments.removeFirst()
+        switch name {
+        case "--budget": budget = Int(value) ?? 0
+        case "--out": out = value
+        case "--run": run = value
+        case "--spill": spill = value
+        default: fail("unknown option \(name)")
+        }
+    }
+    guard !out.isEmpty, !files.isEmpty, budget > 0 else { fail("reduce needs --out, --budget and input files") }
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    let summary: ReduceSummary
+    do {
+        summary = try ProcessedReducer(
+            outputRoot: out,
+            sortConfiguration: ExternalSortConfiguration(memoryBudget: budget, spillDirectory: spill),
+            logger: Logger(label: "reducer-memcheck")
+        ).reduce(EpisodeRow.self, inputs: files, runID: run)
+    } catch { fail("\(error)") }
+    var end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+    let memory = memoryStatus()
+    print(
+        """
+        {"inputRows":\(summary.inputRows),"outputRows":\(summary.outputRows),"partitions":\(summary.partitions.count),\
+        "spilledRuns":\(summary.sort.spilledRuns),"seconds":\(seconds),"rowsPerSecond":\(Double(summary.inputRows) / seconds),\
+        "vmHWMKiB":\(memory.hwm)}
+        """)
+    exit(0)
+}
+
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "reduce" { reduceFiles() }
 
 let options = parse()
 let day = CalendarDay(year: 2026, month: 11, day: 25)!
