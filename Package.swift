@@ -88,7 +88,7 @@ let package = Package(
             name: "reducer-memcheck", dependencies: ["ReducerCore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ReducerCoreTests", dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore"]),
+        .testTarget(name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]),
     ]
 )
 

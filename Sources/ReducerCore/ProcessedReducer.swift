@@ -40,13 +40,25 @@ public struct ReduceSummary: Sendable, Hashable {
 public struct ProcessedReducer: Sendable {
     /// The `processed` folder.
     public let outputRoot: String
+    /// Rows per batch handed to the Parquet writer (its columnar fast path).
+    static let batchRows = 32_768
     public var sortConfiguration: ExternalSortConfiguration
     public var writerOptions: ParquetWriterOptions
     private let logger: Logger
 
+    /// Row groups of at most 256 Ki rows / 32 MiB, so the writer's buffered group stays small beside the sort budget.
+    public static var defaultWriterOptions: ParquetWriterOptions {
+        var options = ParquetWriterOptions()
+        options.rowGroupRows = 256 << 10
+        options.rowGroupBytes = 32 << 20
+        return options
+    }
+
+    /// Peak memory is about `sortConfiguration.memoryBudget` plus one decoded input row group plus one buffered
+    /// output row group.
     public init(
         outputRoot: String, sortConfiguration: ExternalSortConfiguration = ExternalSortConfiguration(),
-        writerOptions: ParquetWriterOptions = ParquetWriterOptions(), logger: Logger
+        writerOptions: ParquetWriterOptions = ProcessedReducer.defaultWriterOptions, logger: Logger
     ) {
         self.outputRoot = outputRoot.count > 1 && outputRoot.hasSuffix("/") ? String(outputRoot.dropLast()) : outputRoot
         self.sortConfiguration = sortConfiguration
@@ -73,9 +85,12 @@ public struct ProcessedReducer: Sendable {
         var partitions: [ReducedPartition] = []
         var open: (partition: ReducedPartition, staging: String, writer: ParquetWriter)?
 
+        var batch = ParquetBatchBuilder(columns: columns)
+
         func commit() throws {
             guard let current = open else { return }
             open = nil
+            if batch.count > 0 { try current.writer.write(batch.take()) }
             let summary = try current.writer.close()
             try replaceDirectory(current.partition.directory, with: current.staging, runID: runID)
             var done = current.partition
@@ -109,7 +124,8 @@ public struct ProcessedReducer: Sendable {
                 }
                 var cells = row.parquetValues
                 cells.remove(at: platformIndex)
-                try open!.writer.append(row: cells)
+                batch.append(cells)
+                if batch.count >= Self.batchRows { try open!.writer.write(batch.take()) }
             }
             try commit()
             let summary = ReduceSummary(
@@ -138,22 +154,95 @@ public struct ProcessedReducer: Sendable {
         _ type: Row.Type, from path: String, platform: String? = nil,
         _ body: (Row) throws(ReducerError) -> Void
     ) throws {
-        let reader = try ParquetReader(path: path)
+        let reader = try ProcessedFileReader<Row>(path: path, platform: platform)
+        while try reader.forEachRowOfNextGroup(body) {}
+    }
+}
+
+/// Reads one Parquet file of processed rows a row group at a time (memory bounded by one row group), for callers
+/// that must await between rows, such as a warehouse load.
+public final class ProcessedFileReader<Row: ParquetRow> {
+    public let path: String
+    private let reader: ParquetReader
+    private var cells: ParquetCells
+    private var nextGroup = 0
+
+    /// `platform` supplies that column when the file lacks it (a `processed/…/platform=P/` file).
+    public init(path: String, platform: String? = nil) throws {
+        self.path = path
+        reader = try ParquetReader(path: path)
         var index: [String: Int] = [:]
         for (position, column) in reader.schema.columns.enumerated() { index[column.name] = position }
         let fileColumns = reader.schema.columns.count
         if platform != nil, index["platform"] == nil { index["platform"] = fileColumns }
-        var cells = ParquetCells(index: index, table: Row.table.rawValue, source: path)
+        cells = ParquetCells(index: index, table: Row.table.rawValue, source: path)
         if let platform, index["platform"] == fileColumns { cells.set(fileColumns, .string(platform)) }
-        for group in 0..<reader.rowGroupCount {
-            let batch = try reader.readRowGroup(group)
-            for row in 0..<batch.rowCount {
-                for column in 0..<fileColumns {
-                    cells.set(column, batch.columns[column].value(at: row, as: reader.schema.columns[column].type))
-                }
-                try body(try Row(parquet: cells))
+    }
+
+    /// The rows of the next row group, or nil after the last.
+    public func nextRowGroup() throws -> [Row]? {
+        var rows: [Row] = []
+        guard try forEachRowOfNextGroup({ rows.append($0) }) else { return nil }
+        return rows
+    }
+
+    /// Calls `body` with each row of the next row group without collecting them; false after the last group.
+    public func forEachRowOfNextGroup(_ body: (Row) throws(ReducerError) -> Void) throws -> Bool {
+        guard nextGroup < reader.rowGroupCount else { return false }
+        let batch = try reader.readRowGroup(nextGroup)
+        nextGroup += 1
+        let columns = reader.schema.columns
+        for row in 0..<batch.rowCount {
+            for column in columns.indices {
+                cells.set(column, batch.columns[column].value(at: row, as: columns[column].type))
+            }
+            try body(try Row(parquet: cells))
+        }
+        return true
+    }
+}
+
+/// Collects rows as cells and turns them into one typed `ColumnBatch` (the writer's columnar path, linear in rows).
+struct ParquetBatchBuilder {
+    let columns: [ParquetColumn]
+    private var cells: [[ParquetValue]]
+    private(set) var count = 0
+
+    init(columns: [ParquetColumn]) {
+        self.columns = columns
+        cells = Array(repeating: [], count: columns.count)
+    }
+
+    mutating func append(_ row: [ParquetValue]) {
+        for index in cells.indices { cells[index].append(row[index]) }
+        count += 1
+    }
+
+    /// The collected rows as a batch; the builder is empty afterwards.
+    mutating func take() -> ColumnBatch {
+        var values: [ColumnValues] = []
+        for index in columns.indices {
+            let column = cells[index]
+            switch columns[index].type {
+            case .boolean:
+                values.append(.booleans(column.map { if case .boolean(let v) = $0 { v } else { nil } }))
+            case .int32:
+                values.append(.int32s(column.map { if case .int32(let v) = $0 { v } else { nil } }))
+            case .date:
+                values.append(.int32s(column.map { if case .date(let v) = $0 { v } else { nil } }))
+            case .int64:
+                values.append(.int64s(column.map { if case .int64(let v) = $0 { v } else { nil } }))
+            case .timestamp:
+                values.append(.int64s(column.map { if case .timestamp(let v) = $0 { v } else { nil } }))
+            case .double:
+                values.append(.doubles(column.map { if case .double(let v) = $0 { v } else { nil } }))
+            case .string:
+                values.append(.strings(column.map { if case .string(let v) = $0 { v } else { nil } }))
             }
         }
+        for index in cells.indices { cells[index].removeAll(keepingCapacity: true) }
+        count = 0
+        return ColumnBatch(values)
     }
 }
 

@@ -200,6 +200,24 @@ public struct WarehouseLoader: Sendable {
         return result
     }
 
+    /// Loads the files of one `processed/TABLE/year=/month=/day=/platform=P/` partition as the whole slice, one row
+    /// group in memory at a time.
+    nonisolated(nonsending) public func loadProcessedFiles<Row: WarehouseRow & ParquetRow>(
+        _ type: Row.Type, files: [String], on connection: PGConnection, runID: String, snapshotDate: CalendarDay,
+        platform: String, progress: ((LoadProgress) -> Void)? = nil
+    ) async throws -> LoadResult {
+        try await loadSlice(
+            Row.self, on: connection, runID: runID, snapshotDate: snapshotDate, platform: platform, progress: progress
+        ) { writer in
+            for file in files {
+                let reader = try ProcessedFileReader<Row>(path: file, platform: platform)
+                while let rows = try reader.nextRowGroup() {
+                    for row in rows { try await writer.write(row) }
+                }
+            }
+        }
+    }
+
     /// Convenience: loads an in-memory or lazily generated sequence of rows.
     nonisolated(nonsending) public func loadSlice<Row: WarehouseRow>(
         _ rows: some Sequence<Row>, on connection: PGConnection, runID: String, snapshotDate: CalendarDay,

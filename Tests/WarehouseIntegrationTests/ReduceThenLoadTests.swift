@@ -1,0 +1,61 @@
+import Foundation
+import ParquetKit
+import PQKit
+import ReducerCore
+import Testing
+import Warehouse
+
+@Suite struct ReduceThenLoadTests {
+    @Test func processedPartitionsLoadIntoTheWarehouseAsSlices() async throws {
+        try await withWarehouse { connection, schemas in
+            let folder = NSTemporaryDirectory() + "reduce-load-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let snapshot = day("2026-11-25")
+            // Two accepted worker files with overlapping keys; the later fetch of each key must win.
+            var inputs: [String] = []
+            var latest: [String: EpisodeRow] = [:]
+            for file in 0..<2 {
+                let rows = (0..<600).map { i -> EpisodeRow in
+                    var row = episode(
+                        i % 2 == 0 ? "naver" : "kakao", Int64(i / 10), Int64(i), on: snapshot,
+                        likes: i % 9 == 0 ? nil : Int64(i * 10 + file), comments: Int64(file))
+                    row.fetchedAt += Int64(file)
+                    return row
+                }
+                for row in rows { latest["\(row.platform)/\(row.episodeID)"] = row }
+                let path = folder + "/accepted-\(file).parquet"
+                let writer = try ParquetWriter(path: path, schema: try ParquetSchema(EpisodeRow.parquetColumns))
+                for row in rows { try writer.append(row: row.parquetValues) }
+                try writer.close()
+                inputs.append(path)
+            }
+            let summary = try ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+                .reduce(EpisodeRow.self, inputs: inputs, runID: "run-7")
+            #expect(summary.outputRows == latest.count)
+
+            let loader = WarehouseLoader(schemas: schemas, logger: testLogger)
+            for partition in try ParquetDataset(root: folder + "/processed/episodes").partitions() {
+                let platform = try #require(partition.partition.value(of: "platform"))
+                let date = try #require(
+                    CalendarDay(
+                        year: Int(partition.partition.value(of: "year") ?? "") ?? 0,
+                        month: Int(partition.partition.value(of: "month") ?? "") ?? 0,
+                        day: Int(partition.partition.value(of: "day") ?? "") ?? 0))
+                let result = try await loader.loadProcessedFiles(
+                    EpisodeRow.self, files: partition.files, on: connection, runID: "run-7", snapshotDate: date,
+                    platform: platform)
+                #expect(result.rows == latest.values.filter { $0.platform == platform }.count)
+            }
+            let table = try await qualified(connection, schemas.warehouse, "episodes")
+            let loaded = try await connection.query(
+                "SELECT platform, episode_id, likes, comments FROM \(table) ORDER BY platform, episode_id")
+            #expect(loaded.rows.count == latest.count)
+            for row in loaded.rows {
+                let want = try #require(latest["\(row[0]!)/\(row[1]!)"])
+                #expect(optionalInt(row[2]) == want.likes)
+                #expect(optionalInt(row[3]) == want.comments)
+            }
+        }
+    }
+}
