@@ -85,7 +85,8 @@ let package = Package(
             dependencies: ["PQKit", "ReducerCore", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
-            name: "reducer-memcheck", dependencies: ["ReducerCore", .product(name: "Logging", package: "swift-log")]
+            name: "reducer-memcheck",
+            dependencies: ["ReducerCore", "Warehouse", "PQKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ReducerCoreTests", dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]),

@@ -5,13 +5,16 @@
 //
 //   reducer-memcheck --unique M --copies D --budget BYTES --padding P [--spill DIR]
 //   reducer-memcheck reduce --budget BYTES --out DIR --run ID [--spill DIR] FILE...   (benchmarks: episodes files)
+//   reducer-memcheck load --database URL --rows N [--csv PATH] [--keep]   (benchmarks: warehouse slice load)
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 import Logging
+import PQKit
 import ReducerCore
+import Warehouse
 
 struct Options {
     var unique = 1000
@@ -127,7 +130,88 @@ func reduceFiles() -> Never {
     exit(0)
 }
 
+/// `load` mode: loads N generated episode rows as one warehouse slice into a scratch schema and reports rows/s;
+/// `--csv` also writes the same rows as CSV for a `psql \\copy` comparison, and prints the scratch schema name
+/// (kept with `--keep` so the comparison can copy into the same table).
+func loadRows() async -> Never {
+    var arguments = Array(CommandLine.arguments.dropFirst(2))
+    var url = ""
+    var rows = 100_000
+    var csv: String?
+    var keep = false
+    while !arguments.isEmpty {
+        let name = arguments.removeFirst()
+        if name == "--keep" {
+            keep = true
+            continue
+        }
+        guard !arguments.isEmpty else { fail("missing value for \(name)") }
+        let value = arguments.removeFirst()
+        switch name {
+        case "--database": url = value
+        case "--rows": rows = Int(value) ?? 0
+        case "--csv": csv = value
+        default: fail("unknown option \(name)")
+        }
+    }
+    guard !url.isEmpty, rows > 0 else { fail("load needs --database and --rows") }
+    let day = CalendarDay(year: 2026, month: 11, day: 25)!
+    let fetchBase = Int64(day.daysSinceEpoch) * 86_400_000_000
+    var generated: [EpisodeRow] = []
+    generated.reserveCapacity(rows)
+    for i in 0..<rows {
+        let missing = i % 11 == 0
+        let likes: Int64? = missing ? nil : Int64(i % 1_000_003)
+        let published = day.adding(days: -Int32(i % 400))
+        let image = "https://image.example/\(i / 100)/\(i)/thumbnail"
+        generated.append(
+            EpisodeRow(
+                platform: "kakao", titleID: Int64(i / 100), episodeID: Int64(i), no: Int64(i % 100 + 1),
+                title: "에피소드 \(i) 제목", likes: likes, comments: Int64(i % 50_000), rating: nil, imageURL: image,
+                publishedDate: published, snapshotDate: day, fetchedAt: fetchBase + Int64(i),
+                missingReason: missing ? "likes: HTTP 500" : nil))
+    }
+    if let csv {
+        var text = ""
+        text.reserveCapacity(rows * 160)
+        for r in generated {
+            var fields: [String] = [r.platform, String(r.titleID), String(r.episodeID), r.snapshotDate.description]
+            fields += [String(r.no), r.title, r.likes.map { String($0) } ?? "", r.comments.map { String($0) } ?? ""]
+            fields += ["", r.imageURL, r.publishedDate?.description ?? "", r.missingReason ?? ""]
+            fields.append("2026-11-25 00:00:00+00")
+            text += fields.joined(separator: ",") + "\n"
+        }
+        let descriptor = open(csv, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { fail("cannot write \(csv)") }
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+    }
+    let logger = Logger(label: "reducer-memcheck")
+    let schemas = WarehouseSchemas(suffix: "bench" + String(UInt64.random(in: 0...UInt64.max), radix: 36))
+    do {
+        let connection = try await PGConnection.connect(url)
+        _ = try await Migrator(schemas: schemas, logger: logger).migrate(on: connection)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try await WarehouseLoader(schemas: schemas, logger: logger).loadSlice(
+            generated, on: connection, runID: "bench", snapshotDate: day, platform: "kakao")
+        let seconds = (clock.now - started) / .seconds(1)
+        if !keep {
+            try await connection.execute("DROP SCHEMA " + (try await connection.quoteIdentifier(schemas.warehouse)) + " CASCADE")
+        }
+        await connection.close()
+        print(
+            """
+            {"rows":\(result.rows),"seconds":\(seconds),"rowsPerSecond":\(Double(result.rows) / seconds),\
+            "schema":"\(schemas.warehouse)"}
+            """)
+    } catch { fail("\(error)") }
+    exit(0)
+}
+
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "reduce" { reduceFiles() }
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "load" { await loadRows() }
 
 let options = parse()
 let day = CalendarDay(year: 2026, month: 11, day: 25)!
