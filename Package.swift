@@ -82,7 +82,7 @@ let package = Package(
         .target(name: "ReducerCore", dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Warehouse",
-            dependencies: ["PQKit", "ReducerCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PQKit", "ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "reducer-memcheck",

@@ -1,6 +1,7 @@
 public import Logging
 public import PQKit
 public import ReducerCore
+import ParquetKit
 
 /// Progress of a running slice load, reported about once per `progressInterval`.
 public struct LoadProgress: Sendable, Hashable {
@@ -216,6 +217,28 @@ public struct WarehouseLoader: Sendable {
                 }
             }
         }
+    }
+
+    /// Loads every platform partition of one day of `processedRoot/TABLE/` (as `ProcessedReducer` writes it), each as
+    /// its own slice. A platform without a partition that day is left as it is in the warehouse.
+    nonisolated(nonsending) public func loadProcessedDay<Row: WarehouseRow & ParquetRow>(
+        _ type: Row.Type, processedRoot: String, snapshotDate: CalendarDay, runID: String, on connection: PGConnection,
+        progress: ((LoadProgress) -> Void)? = nil
+    ) async throws -> [LoadResult] {
+        let (year, month, day) = snapshotDate.components
+        let keys = try HivePartition.daily(year: year, month: month, day: day, platform: "naver").keys
+        var filter: [String: String] = [:]
+        for key in keys where key.name != "platform" { filter[key.name] = key.value }
+        let dataset = ParquetDataset(root: processedRoot + "/" + Row.table.rawValue)
+        var results: [LoadResult] = []
+        for partition in try dataset.partitions(where: filter) {
+            guard let platform = partition.partition.value(of: "platform") else { continue }
+            results.append(
+                try await loadProcessedFiles(
+                    Row.self, files: partition.files, on: connection, runID: runID, snapshotDate: snapshotDate,
+                    platform: platform, progress: progress))
+        }
+        return results
     }
 
     /// Convenience: loads an in-memory or lazily generated sequence of rows.
