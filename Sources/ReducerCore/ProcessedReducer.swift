@@ -70,6 +70,7 @@ public struct ProcessedReducer: Sendable {
     /// `runID` (`[A-Za-z0-9_-]{1,128}`) names the output files.
     public func reduce<Row: ParquetRow>(_ type: Row.Type, inputs: [String], runID: String) throws -> ReduceSummary {
         let fileName = try ParquetDataset.fileName(unitId: runID, attempt: 0)
+        try recover(Row.table)
         let sorter = try ProcessedRowSorter<Row>(configuration: sortConfiguration, logger: logger)
         var inputRows = 0
         for path in inputs {
@@ -145,6 +146,32 @@ public struct ProcessedReducer: Sendable {
                 try? removeTree(current.staging)
             }
             throw error
+        }
+    }
+
+    /// Repairs what an interrupted reduce can leave under `processed/TABLE/`: a partition renamed aside
+    /// (`.old-RUN-platform=P`) whose replacement never arrived is put back; other `.old-…` and `.staging-…` folders
+    /// are removed. Runs at the start of every `reduce`.
+    public func recover(_ table: ProcessedTable) throws {
+        try recoverFolder(outputRoot + "/" + table.rawValue)
+    }
+
+    private func recoverFolder(_ folder: String) throws {
+        for name in try listFolder(folder) {
+            let path = folder + "/" + name
+            if name.hasPrefix(".staging-") {
+                try removeTree(path)
+            } else if name.hasPrefix(".old-"), let range = name.firstRange(of: "-platform=") {
+                let target = folder + "/" + name[name.index(after: range.lowerBound)...]
+                if access(target, F_OK) != 0 {
+                    if rename(path, target) != 0 { throw fileError("restore partition", path) }
+                    logger.warning("restored a partition left aside by an interrupted reduce", metadata: ["partition": "\(target)"])
+                } else {
+                    try removeTree(path)
+                }
+            } else if !name.hasPrefix("."), !name.hasPrefix("platform="), isFolder(path) {
+                try recoverFolder(path)
+            }
         }
     }
 
@@ -248,6 +275,28 @@ struct ParquetBatchBuilder {
 
 private func fileError(_ operation: String, _ path: String) -> ReducerError { posixError(operation, path) }
 
+/// Names in `path` (not `.`/`..`); none when it does not exist.
+func listFolder(_ path: String) throws(ReducerError) -> [String] {
+    guard let directory = opendir(path) else {
+        if errno == ENOENT { return [] }
+        throw fileError("open folder", path)
+    }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
+func isFolder(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+}
+
 /// `mkdir -p`.
 func makeDirectories(_ path: String) throws(ReducerError) {
     var current = path.hasPrefix("/") ? "" : "."
@@ -259,23 +308,16 @@ func makeDirectories(_ path: String) throws(ReducerError) {
 
 /// `rm -r`, for folders this reducer created; a missing path is not an error.
 func removeTree(_ path: String) throws(ReducerError) {
-    guard let directory = opendir(path) else {
+    var status = stat()
+    guard lstat(path, &status) == 0 else {
         if errno == ENOENT { return }
-        if errno == ENOTDIR {
-            if unlink(path) != 0 { throw fileError("remove file", path) }
-            return
-        }
-        throw fileError("open folder", path)
+        throw fileError("inspect", path)
     }
-    var children: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        if name != "." && name != ".." { children.append(path + "/" + name) }
+    guard (status.st_mode & S_IFMT) == S_IFDIR else {
+        if unlink(path) != 0 && errno != ENOENT { throw fileError("remove file", path) }
+        return
     }
-    closedir(directory)
-    for child in children {
+    for child in try listFolder(path).map({ path + "/" + $0 }) {
         var status = stat()
         guard lstat(child, &status) == 0 else { continue }
         if (status.st_mode & S_IFMT) == S_IFDIR {

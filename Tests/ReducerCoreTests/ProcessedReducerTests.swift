@@ -147,3 +147,29 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: folder + "/processed/episodes"))
     }
 }
+
+@Suite struct ProcessedReducerRecoveryTests {
+    @Test func anInterruptedSwapIsRepairedOnTheNextRun() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        var g = SplitMix64(seed: 3)
+        let rows = (0..<400).map { _ in randomEpisode(using: &g, keySpace: 300, day: ProcessedReducerTests.day) }
+        try ProcessedReducerTests.writeInput(rows, to: folder + "/in.parquet")
+        let reducer = ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+        let summary = try reducer.reduce(EpisodeRow.self, inputs: [folder + "/in.parquet"], runID: "r1")
+        let before = try ProcessedReducerTests.readBack(folder + "/processed").count
+        #expect(before == summary.outputRows)
+
+        // A crash between the two renames: one partition is only under its aside name, plus a stale staging folder.
+        let victim = try #require(summary.partitions.first)
+        let parent = String(victim.directory[..<victim.directory.lastIndex(of: "/")!])
+        let name = String(victim.directory[victim.directory.index(after: victim.directory.lastIndex(of: "/")!)...])
+        try FileManager.default.moveItem(atPath: victim.directory, toPath: parent + "/.old-r2-" + name)
+        try FileManager.default.createDirectory(atPath: parent + "/.staging-r2-" + name, withIntermediateDirectories: true)
+        #expect(try ProcessedReducerTests.readBack(folder + "/processed").count == before - victim.rows)
+
+        try reducer.recover(.episodes)
+        #expect(try ProcessedReducerTests.readBack(folder + "/processed").count == before)
+        #expect(!contents(of: folder + "/processed").contains { $0.contains(".old-") || $0.contains(".staging-") })
+    }
+}
