@@ -79,7 +79,10 @@ let package = Package(
         .testTarget(name: "PQKitTests", dependencies: ["PQKit"]),
         .testTarget(name: "PQKitIntegrationTests", dependencies: ["PQKit"]),
         .testTarget(name: "ParquetKitTests", dependencies: ["ParquetKit"]),
-        .target(name: "ReducerCore", dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ReducerCore",
+            dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Warehouse",
             dependencies: ["PQKit", "ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
@@ -88,8 +91,13 @@ let package = Package(
             name: "reducer-memcheck",
             dependencies: ["ReducerCore", "Warehouse", "PQKit", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "ReducerCoreTests", dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]),
+        .testTarget(
+            name: "ReducerCoreTests",
+            dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]
+        ),
     ]
 )
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 public import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// How much memory the sorter may use and where it spills.
 public struct ExternalSortConfiguration: Sendable, Hashable {
@@ -40,7 +41,9 @@ public struct ExternalSortConfiguration: Sendable, Hashable {
         func fail(_ detail: String) -> ReducerError {
             ReducerError(code: .invalidConfiguration, operation: "configure external sort", detail: detail)
         }
-        guard blockBytes >= 64, blockBytes <= 64 << 20 else { throw fail("blockBytes \(blockBytes) not in 64...64 MiB") }
+        guard blockBytes >= 64, blockBytes <= 64 << 20 else {
+            throw fail("blockBytes \(blockBytes) not in 64...64 MiB")
+        }
         guard memoryBudget >= 4 * blockBytes else {
             throw fail("memoryBudget \(memoryBudget) is below 4 × blockBytes (\(4 * blockBytes))")
         }
@@ -125,7 +128,9 @@ public final class ExternalSorter {
         }
         if used + size + (count + 1) * Self.indexCost > arenaCapacity { try spill() }
         let base: UnsafeMutableRawPointer
-        if let arena { base = arena } else {
+        if let arena {
+            base = arena
+        } else {
             base = UnsafeMutableRawPointer.allocate(byteCount: arenaCapacity, alignment: 8)
             arena = base
         }
@@ -318,7 +323,9 @@ public final class ProcessedRowSorter<Row: ProcessedRow> {
         let sorter = self.sorter
         let outcome = key.bytes.withUnsafeBytes { keyBytes in
             writer.bytes.withUnsafeBytes { payload in
-                Result { () throws(ReducerError) in try sorter.add(key: keyBytes, version: row.fetchedAt, payload: payload) }
+                Result { () throws(ReducerError) in
+                    try sorter.add(key: keyBytes, version: row.fetchedAt, payload: payload)
+                }
             }
         }
         try outcome.get()

@@ -29,7 +29,8 @@ public struct ParquetCells {
     mutating func set(_ position: Int, _ value: ParquetValue) { values[position] = value }
 
     private func failure(_ column: String, _ detail: String) -> ReducerError {
-        ReducerError(code: .invalidRow, operation: "read \(table) row", subject: source, detail: "column \(column): \(detail)")
+        ReducerError(
+            code: .invalidRow, operation: "read \(table) row", subject: source, detail: "column \(column): \(detail)")
     }
 
     private func cell(_ column: String) throws(ReducerError) -> ParquetValue {
@@ -83,7 +84,9 @@ public struct ParquetCells {
         }
     }
     public func timestamp(_ column: String) throws(ReducerError) -> Int64 {
-        guard case .timestamp(let micros) = try cell(column) else { throw failure(column, "expected a non-null timestamp") }
+        guard case .timestamp(let micros) = try cell(column) else {
+            throw failure(column, "expected a non-null timestamp")
+        }
         return micros
     }
     public func optionalTimestamp(_ column: String) throws(ReducerError) -> Int64? {
@@ -141,7 +144,10 @@ extension GenreRow: ParquetRow {
         ParquetColumn("genre_name", .string), ParquetColumn("fetched_at", .timestamp),
     ]
     public var parquetValues: [ParquetValue] {
-        [.string(platform), .int64(titleID), .date(snapshotDate.daysSinceEpoch), .string(genreName), .timestamp(fetchedAt)]
+        [
+            .string(platform), .int64(titleID), .date(snapshotDate.daysSinceEpoch), .string(genreName),
+            .timestamp(fetchedAt),
+        ]
     }
     public init(parquet c: ParquetCells) throws(ReducerError) {
         self.init(

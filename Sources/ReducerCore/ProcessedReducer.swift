@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 public import Logging
 public import ParquetKit
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One partition a reduce wrote.
 public struct ReducedPartition: Sendable, Hashable {
@@ -101,8 +102,9 @@ public struct ProcessedReducer: Sendable {
 
         do {
             let statistics = try sorter.finish { row in
-                if let current = open, current.partition.snapshotDate != row.snapshotDate
-                    || current.partition.platform != row.platform
+                if let current = open,
+                    current.partition.snapshotDate != row.snapshotDate
+                        || current.partition.platform != row.platform
                 {
                     try commit()
                 }
@@ -115,7 +117,8 @@ public struct ProcessedReducer: Sendable {
                     try makeDirectories(parent)
                     try removeTree(staging)
                     try makeDirectories(staging)
-                    let writer = try ParquetWriter(path: staging + "/" + fileName, schema: schema, options: writerOptions)
+                    let writer = try ParquetWriter(
+                        path: staging + "/" + fileName, schema: schema, options: writerOptions)
                     open = (
                         ReducedPartition(
                             snapshotDate: row.snapshotDate, platform: row.platform, directory: directory,
@@ -165,7 +168,9 @@ public struct ProcessedReducer: Sendable {
                 let target = folder + "/" + name[name.index(after: range.lowerBound)...]
                 if access(target, F_OK) != 0 {
                     if rename(path, target) != 0 { throw fileError("restore partition", path) }
-                    logger.warning("restored a partition left aside by an interrupted reduce", metadata: ["partition": "\(target)"])
+                    logger.warning(
+                        "restored a partition left aside by an interrupted reduce", metadata: ["partition": "\(target)"]
+                    )
                 } else {
                     try removeTree(path)
                 }

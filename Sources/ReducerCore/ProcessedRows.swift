@@ -40,7 +40,9 @@ extension ProcessedRow {
     }
 
     func validatePlatform() throws(ReducerError) {
-        guard acceptedPlatforms.contains(platform) else { throw invalid("platform '\(platform)' is not naver or kakao") }
+        guard acceptedPlatforms.contains(platform) else {
+            throw invalid("platform '\(platform)' is not naver or kakao")
+        }
     }
 }
 
@@ -249,7 +251,7 @@ public struct EpisodeRow: ProcessedRow {
     public func validate() throws(ReducerError) {
         try validatePlatform()
         let name = "episode \(platform)/\(titleID)/\(episodeID)"
-        if (likes == nil || comments == nil), missingReason?.isEmpty ?? true {
+        if likes == nil || comments == nil, missingReason?.isEmpty ?? true {
             throw invalid("\(name): likes or comments is missing without a missing reason")
         }
         if let likes, likes < 0 { throw invalid("\(name): negative likes \(likes)") }

@@ -32,16 +32,36 @@ public struct RowWriter: Sendable {
     }
 
     public mutating func write(_ value: Int64?) {
-        if let value { write(UInt8(1)); write(value) } else { write(UInt8(0)) }
+        if let value {
+            write(UInt8(1))
+            write(value)
+        } else {
+            write(UInt8(0))
+        }
     }
     public mutating func write(_ value: Double?) {
-        if let value { write(UInt8(1)); write(value) } else { write(UInt8(0)) }
+        if let value {
+            write(UInt8(1))
+            write(value)
+        } else {
+            write(UInt8(0))
+        }
     }
     public mutating func write(_ value: String?) {
-        if let value { write(UInt8(1)); write(value) } else { write(UInt8(0)) }
+        if let value {
+            write(UInt8(1))
+            write(value)
+        } else {
+            write(UInt8(0))
+        }
     }
     public mutating func write(_ value: CalendarDay?) {
-        if let value { write(UInt8(1)); write(value) } else { write(UInt8(0)) }
+        if let value {
+            write(UInt8(1))
+            write(value)
+        } else {
+            write(UInt8(0))
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One sort record, laid out identically in memory and in spill files:
@@ -83,7 +83,8 @@ enum SpillFormat {
 func posixError(_ operation: String, _ path: String, code: ReducerError.Code = .io) -> ReducerError {
     let number = errno
     return ReducerError(
-        code: code, operation: operation, subject: path, detail: "\(String(cString: strerror(number))) (errno \(number))")
+        code: code, operation: operation, subject: path,
+        detail: "\(String(cString: strerror(number))) (errno \(number))")
 }
 
 /// Writes one run of sorted records in checksummed blocks.
@@ -225,7 +226,9 @@ final class SpillReader {
     private func loadBlock() throws(ReducerError) -> Bool {
         var header = (UInt32(0), UInt32(0), UInt32(0), UInt32(0))
         let got = try Swift.withUnsafeMutableBytes(of: &header) { (raw) throws(ReducerError) in try readFully(raw) }
-        guard got == SpillFormat.blockHeaderBytes else { throw corrupt("truncated: no footer after \(recordsRead) records") }
+        guard got == SpillFormat.blockHeaderBytes else {
+            throw corrupt("truncated: no footer after \(recordsRead) records")
+        }
         let magic = UInt32(littleEndian: header.0)
         if magic == SpillFormat.endMagic {
             let total = UInt64(littleEndian: UInt64(header.2) | UInt64(header.3) << 32)

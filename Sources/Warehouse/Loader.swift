@@ -1,7 +1,7 @@
 public import Logging
 public import PQKit
-public import ReducerCore
 import ParquetKit
+public import ReducerCore
 
 /// Progress of a running slice load, reported about once per `progressInterval`.
 public struct LoadProgress: Sendable, Hashable {

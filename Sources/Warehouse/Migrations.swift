@@ -94,7 +94,10 @@ public struct Migrator: Sendable {
                 report.applied.append(migration.version)
                 logger.info(
                     "applied migration",
-                    metadata: ["version": "\(migration.version)", "name": "\(migration.name)", "schema": "\(schemas.warehouse)"])
+                    metadata: [
+                        "version": "\(migration.version)", "name": "\(migration.name)",
+                        "schema": "\(schemas.warehouse)",
+                    ])
             } else {
                 report.alreadyApplied.append(migration.version)
             }

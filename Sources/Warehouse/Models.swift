@@ -17,7 +17,9 @@ public struct DataTest: Sendable, Hashable {
     /// Rows where any of `columns` is NULL.
     public static func notNull(_ table: String, _ columns: [String]) -> DataTest {
         let condition = columns.map { "\(quoteIdentifier($0)) IS NULL" }.joined(separator: " OR ")
-        return DataTest(name: "not_null(\(table): \(columns.joined(separator: ", ")))", sql: "SELECT * FROM \(table) WHERE \(condition)")
+        return DataTest(
+            name: "not_null(\(table): \(columns.joined(separator: ", ")))",
+            sql: "SELECT * FROM \(table) WHERE \(condition)")
     }
 
     /// Key values that occur more than once, with their count.
@@ -69,7 +71,10 @@ public struct DataTestResult: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         guard !passed else { return "PASS \(name)" }
-        var lines = ["FAIL \(name): \(failingRows) offending rows; first \(sample.count):", "  " + columns.joined(separator: " | ")]
+        var lines = [
+            "FAIL \(name): \(failingRows) offending rows; first \(sample.count):",
+            "  " + columns.joined(separator: " | "),
+        ]
         for row in sample { lines.append("  " + row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
         return lines.joined(separator: "\n")
     }
@@ -131,7 +136,8 @@ public struct ModelBuilder: Sendable {
                     + "WHERE (likes IS NULL OR comments IS NULL) AND missing_reason IS NULL"),
             DataTest(
                 name: "one_value_per_title_snapshot({{warehouse}}.titles)",
-                sql: "SELECT platform, id, snapshot_date, count(DISTINCT (title, author, views, is_completed)) AS versions "
+                sql:
+                    "SELECT platform, id, snapshot_date, count(DISTINCT (title, author, views, is_completed)) AS versions "
                     + "FROM {{warehouse}}.titles GROUP BY platform, id, snapshot_date "
                     + "HAVING count(DISTINCT (title, author, views, is_completed)) > 1"),
             .rowCountPositive(dim, whenNotEmpty: "{{warehouse}}.titles"),
@@ -171,7 +177,8 @@ public struct ModelBuilder: Sendable {
             var rows: [String: Int] = [:]
             for model in models {
                 let table = building.render(model.qualifiedTemplate)
-                rows[model.name] = try await connection.query("SELECT count(*) FROM \(table)").rows.first?
+                rows[model.name] =
+                    try await connection.query("SELECT count(*) FROM \(table)").rows.first?
                     .value(0, as: Int.self) ?? 0
             }
             for (old, new) in [(schemas.site, next.site), (schemas.dashboard, next.dashboard)] {
@@ -182,7 +189,10 @@ public struct ModelBuilder: Sendable {
             return ModelBuildReport(models: models.map(\.name), tableRows: rows, tests: results)
         }
         logger.info(
-            "built models", metadata: ["site": "\(schemas.site)", "dashboard": "\(schemas.dashboard)", "tests": "\(report.tests.count)"])
+            "built models",
+            metadata: [
+                "site": "\(schemas.site)", "dashboard": "\(schemas.dashboard)", "tests": "\(report.tests.count)",
+            ])
         return report
     }
 
@@ -196,7 +206,8 @@ public struct ModelBuilder: Sendable {
         var results: [DataTestResult] = []
         for test in Self.dataTests {
             let sql = template.render(test.sql)
-            let count = try await connection.query("SELECT count(*) FROM (\(sql)) offending", test.parameters)
+            let count =
+                try await connection.query("SELECT count(*) FROM (\(sql)) offending", test.parameters)
                 .rows.first?.value(0, as: Int.self) ?? 0
             var columns: [String] = []
             var sample: [[String?]] = []

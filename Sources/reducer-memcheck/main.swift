@@ -1,3 +1,8 @@
+import Logging
+import PQKit
+import ReducerCore
+import Warehouse
+
 // Feeds a generated episode stream far larger than the sort budget through `ProcessedRowSorter`, checks the result
 // (every key once, the latest fetch winning, key order) and prints one JSON line with the peak RSS (VmHWM), so a test
 // can check that memory stays bounded by the budget whatever the input size. Kept in its own process because VmHWM of
@@ -7,14 +12,10 @@
 //   reducer-memcheck reduce --budget BYTES --out DIR --run ID [--spill DIR] FILE...   (benchmarks: episodes files)
 //   reducer-memcheck load --database URL --rows N [--csv PATH] [--keep]   (benchmarks: warehouse slice load)
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Logging
-import PQKit
-import ReducerCore
-import Warehouse
 
 struct Options {
     var unique = 1000
@@ -198,7 +199,8 @@ func loadRows() async -> Never {
             generated, on: connection, runID: "bench", snapshotDate: day, platform: "kakao")
         let seconds = (clock.now - started) / .seconds(1)
         if !keep {
-            try await connection.execute("DROP SCHEMA " + (try await connection.quoteIdentifier(schemas.warehouse)) + " CASCADE")
+            try await connection.execute(
+                "DROP SCHEMA " + (try await connection.quoteIdentifier(schemas.warehouse)) + " CASCADE")
         }
         await connection.close()
         print(

@@ -12,7 +12,8 @@ import Testing
             let key = sortKey(row)
             let bytes = encoded(row)
             if let (current, currentBytes) = best[key] {
-                let newer = row.fetchedAt != current.fetchedAt
+                let newer =
+                    row.fetchedAt != current.fetchedAt
                     ? row.fetchedAt > current.fetchedAt
                     : currentBytes.lexicographicallyPrecedes(bytes)
                 if newer { best[key] = (row, bytes) }
@@ -104,7 +105,8 @@ import Testing
             let folder = try makeTemporaryFolder()
             defer { removeTemporaryFolder(folder) }
             let sorter = try ProcessedRowSorter<EpisodeRow>(
-                configuration: ExternalSortConfiguration(memoryBudget: 32 << 10, spillDirectory: folder, blockBytes: 1024),
+                configuration: ExternalSortConfiguration(
+                    memoryBudget: 32 << 10, spillDirectory: folder, blockBytes: 1024),
                 logger: testLogger)
             for row in rows { try sorter.add(row) }
             let runs = contents(of: folder).filter { $0.hasSuffix(".bin") }
@@ -129,7 +131,8 @@ import Testing
         let folder = try makeTemporaryFolder()
         defer { removeTemporaryFolder(folder) }
         #expect(throws: ReducerError.self) {
-            _ = try ExternalSorter(configuration: ExternalSortConfiguration(memoryBudget: 100, blockBytes: 64), logger: testLogger)
+            _ = try ExternalSorter(
+                configuration: ExternalSortConfiguration(memoryBudget: 100, blockBytes: 64), logger: testLogger)
         }
         let sorter = try ExternalSorter(
             configuration: ExternalSortConfiguration(memoryBudget: 4096, spillDirectory: folder, blockBytes: 256),

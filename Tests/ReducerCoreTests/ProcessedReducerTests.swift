@@ -76,7 +76,8 @@ import Testing
         let all = inputs.flatMap(\.1)
         let reducer = ProcessedReducer(
             outputRoot: folder + "/processed",
-            sortConfiguration: ExternalSortConfiguration(memoryBudget: 64 << 10, spillDirectory: folder, blockBytes: 4096),
+            sortConfiguration: ExternalSortConfiguration(
+                memoryBudget: 64 << 10, spillDirectory: folder, blockBytes: 4096),
             logger: testLogger)
         let summary = try reducer.reduce(EpisodeRow.self, inputs: inputs.map(\.0), runID: "run-1")
         let expected = ExternalSortTests.reference(all)
@@ -96,7 +97,8 @@ import Testing
         #expect(checked["nullLikes"] as? Int == expected.filter { $0.likes == nil }.count)
         let likes = checked["likes"] as? [String: Int]
         for platform in ["naver", "kakao"] {
-            #expect(likes?[platform] == Int(expected.filter { $0.platform == platform }.compactMap(\.likes).reduce(0, +)))
+            #expect(
+                likes?[platform] == Int(expected.filter { $0.platform == platform }.compactMap(\.likes).reduce(0, +)))
         }
         #expect((checked["columns"] as? [String])?.contains("platform") == true)
 
@@ -165,7 +167,8 @@ import Testing
         let parent = String(victim.directory[..<victim.directory.lastIndex(of: "/")!])
         let name = String(victim.directory[victim.directory.index(after: victim.directory.lastIndex(of: "/")!)...])
         try FileManager.default.moveItem(atPath: victim.directory, toPath: parent + "/.old-r2-" + name)
-        try FileManager.default.createDirectory(atPath: parent + "/.staging-r2-" + name, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: parent + "/.staging-r2-" + name, withIntermediateDirectories: true)
         #expect(try ProcessedReducerTests.readBack(folder + "/processed").count == before - victim.rows)
 
         try reducer.recover(.episodes)

@@ -53,7 +53,8 @@ import Testing
             restricted: Bool.random(using: &g), ageRating: g.maybe(g.text(maxLength: 8)), snapshotDate: day,
             fetchedAt: Int64.random(in: 0...1 << 52, using: &g))
         let genre = GenreRow(
-            platform: "kakao", titleID: Int64.random(in: 0...1 << 40, using: &g), genreName: "로맨스" + g.text(maxLength: 5),
+            platform: "kakao", titleID: Int64.random(in: 0...1 << 40, using: &g),
+            genreName: "로맨스" + g.text(maxLength: 5),
             snapshotDate: day, fetchedAt: 7)
         let episode = randomEpisode(using: &g, keySpace: 1000, day: day)
         let comment = CommentRow(
@@ -130,7 +131,8 @@ import Testing
         for _ in 0..<4000 {
             let x = samples.randomElement(using: &g)!
             let y = samples.randomElement(using: &g)!
-            let typed = x.0 != y.0 ? x.0 < y.0 : (x.1 != y.1 ? Array(x.1.utf8).lexicographicallyPrecedes(y.1.utf8) : x.2 < y.2)
+            let typed =
+                x.0 != y.0 ? x.0 < y.0 : (x.1 != y.1 ? Array(x.1.utf8).lexicographicallyPrecedes(y.1.utf8) : x.2 < y.2)
             #expect(key(x).lexicographicallyPrecedes(key(y)) == typed, "\(x) vs \(y)")
             #expect((key(x) == key(y)) == (x == y))
         }

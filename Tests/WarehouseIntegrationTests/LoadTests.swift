@@ -6,7 +6,9 @@ import Testing
 import Warehouse
 
 @Suite struct LoadTests {
-    static func episodes(_ count: Int, on snapshot: CalendarDay, platform: String = "kakao", marker: String) -> [EpisodeRow] {
+    static func episodes(_ count: Int, on snapshot: CalendarDay, platform: String = "kakao", marker: String)
+        -> [EpisodeRow]
+    {
         var g = SplitMix64(seed: UInt64(count) &+ UInt64(bitPattern: Int64(snapshot.daysSinceEpoch)))
         return (0..<count).map { i in
             let likes: Int64? = i % 7 == 0 ? nil : Int64.random(in: 0...100_000, using: &g)
@@ -24,7 +26,8 @@ import Warehouse
             let day1 = day("2026-11-24")
             let day2 = day("2026-11-25")
             let rows1 = Self.episodes(500, on: day1, marker: "run-a")
-            let first = try await loader.loadSlice(rows1, on: connection, runID: "run-a", snapshotDate: day1, platform: "kakao")
+            let first = try await loader.loadSlice(
+                rows1, on: connection, runID: "run-a", snapshotDate: day1, platform: "kakao")
             #expect(first.replaced && first.rows == 500 && first.previousRunID == nil)
             let hash = try await contentHash(connection, table)
             let loadedAt: String? = try await scalar(connection, "SELECT loaded_at::text FROM \(ledger)")
@@ -51,12 +54,14 @@ import Warehouse
             let rows2 = Self.episodes(300, on: day2, marker: "run-b")
             _ = try await loader.loadSlice(rows2, on: connection, runID: "run-b", snapshotDate: day2, platform: "kakao")
             let perDay = try await connection.query(
-                "SELECT snapshot_date::text, count(*) FROM \(table) GROUP BY 1 ORDER BY 1").rows.map { [$0[0], $0[1]] }
+                "SELECT snapshot_date::text, count(*) FROM \(table) GROUP BY 1 ORDER BY 1"
+            ).rows.map { [$0[0], $0[1]] }
             #expect(perDay == [["2026-11-24", "500"], ["2026-11-25", "300"]])
 
             // A new run for day 1 replaces that slice exactly (no append).
             let rows1b = Self.episodes(120, on: day1, marker: "run-c")
-            let replaced = try await loader.loadSlice(rows1b, on: connection, runID: "run-c", snapshotDate: day1, platform: "kakao")
+            let replaced = try await loader.loadSlice(
+                rows1b, on: connection, runID: "run-c", snapshotDate: day1, platform: "kakao")
             #expect(replaced.replaced && replaced.previousRunID == "run-a")
             let markers = try await connection.query(
                 "SELECT split_part(title, ' ', 1), count(*) FROM \(table) WHERE snapshot_date = $1 GROUP BY 1",
@@ -77,7 +82,8 @@ import Warehouse
             let loader = WarehouseLoader(schemas: schemas, logger: testLogger)
             let rows = Self.episodes(10, on: day("2026-11-24"), platform: "naver", marker: "x")
             let error = await #expect(throws: WarehouseError.self) {
-                _ = try await loader.loadSlice(rows, on: connection, runID: "r", snapshotDate: day("2026-11-24"), platform: "kakao")
+                _ = try await loader.loadSlice(
+                    rows, on: connection, runID: "r", snapshotDate: day("2026-11-24"), platform: "kakao")
             }
             #expect(error?.code == .rowOutsideSlice)
             let table = try await qualified(connection, schemas.warehouse, "episodes")
@@ -94,16 +100,22 @@ import Warehouse
             let b = try await connect()
             let rowsA = Self.episodes(3000, on: snapshot, marker: "A")
             let rowsB = Self.episodes(2000, on: snapshot, marker: "B")
-            let loadA = Task { try await loader.loadSlice(rowsA, on: a, runID: "A", snapshotDate: snapshot, platform: "kakao") }
-            let loadB = Task { try await loader.loadSlice(rowsB, on: b, runID: "B", snapshotDate: snapshot, platform: "kakao") }
+            let loadA = Task {
+                try await loader.loadSlice(rowsA, on: a, runID: "A", snapshotDate: snapshot, platform: "kakao")
+            }
+            let loadB = Task {
+                try await loader.loadSlice(rowsB, on: b, runID: "B", snapshotDate: snapshot, platform: "kakao")
+            }
             let results = [try await loadA.value, try await loadB.value]
             #expect(results.allSatisfy { $0.replaced })
             let table = try await qualified(connection, schemas.warehouse, "episodes")
             let markers = try await connection.query(
-                "SELECT split_part(title, ' ', 1), count(*) FROM \(table) GROUP BY 1").rows.map { [$0[0], $0[1]] }
+                "SELECT split_part(title, ' ', 1), count(*) FROM \(table) GROUP BY 1"
+            ).rows.map { [$0[0], $0[1]] }
             // Exactly one run's rows, complete: the one that committed last, which the ledger names as current.
             let ledger = try await qualified(connection, schemas.warehouse, "loads")
-            let current: String? = try await scalar(connection, "SELECT run_id FROM \(ledger) ORDER BY loaded_at DESC LIMIT 1")
+            let current: String? = try await scalar(
+                connection, "SELECT run_id FROM \(ledger) ORDER BY loaded_at DESC LIMIT 1")
             let expectedCount = current == "A" ? rowsA.count : rowsB.count
             #expect(markers == [[current, String(expectedCount)]])
             let loser = results.first { $0.runID != current }
@@ -138,7 +150,8 @@ import Warehouse
                     if copyStarted.withLock({ $0 }) { break }
                     try await Task.sleep(for: .milliseconds(10))
                 }
-                let killed: Bool? = try await scalar(admin, "SELECT pg_terminate_backend($1::integer)", [.int(Int64(victimPID))])
+                let killed: Bool? = try await scalar(
+                    admin, "SELECT pg_terminate_backend($1::integer)", [.int(Int64(victimPID))])
                 backendKilled.withLock { $0 = true }
                 await admin.close()
                 return killed
@@ -167,7 +180,8 @@ import Warehouse
             await victim.close()
 
             let retry = try await connect()
-            let result = try await loader.loadSlice(newRows, on: retry, runID: "new", snapshotDate: snapshot, platform: "kakao")
+            let result = try await loader.loadSlice(
+                newRows, on: retry, runID: "new", snapshotDate: snapshot, platform: "kakao")
             #expect(result.replaced && result.rows == newRows.count && result.previousRunID == "old")
             let count: Int? = try await scalar(connection, "SELECT count(*) FROM \(table) WHERE title LIKE 'new %'")
             #expect(count == newRows.count)
@@ -204,15 +218,27 @@ import Warehouse
                 title("naver", 7, on: snapshot, releaseDay: 0, name: "월", views: nil),
                 title("naver", 7, on: snapshot, releaseDay: 3, name: "월", views: nil),
             ]
-            let genres = [GenreRow(platform: "naver", titleID: 7, genreName: "판타지", snapshotDate: snapshot, fetchedAt: 1)]
+            let genres = [
+                GenreRow(platform: "naver", titleID: 7, genreName: "판타지", snapshotDate: snapshot, fetchedAt: 1)
+            ]
             let comments = [
                 CommentRow(
                     platform: "naver", titleID: 7, episodeID: 1, commentID: "c1", author: nil, body: "재밌다",
-                    likes: 3, createdAt: fetchTime(snapshot, -60), snapshotDate: snapshot, fetchedAt: fetchTime(snapshot))
+                    likes: 3, createdAt: fetchTime(snapshot, -60), snapshotDate: snapshot,
+                    fetchedAt: fetchTime(snapshot))
             ]
-            #expect(try await loader.loadSlice(titles, on: connection, runID: "r", snapshotDate: snapshot, platform: "naver").rows == 2)
-            #expect(try await loader.loadSlice(genres, on: connection, runID: "r", snapshotDate: snapshot, platform: "naver").rows == 1)
-            #expect(try await loader.loadSlice(comments, on: connection, runID: "r", snapshotDate: snapshot, platform: "naver").rows == 1)
+            #expect(
+                try await loader.loadSlice(
+                    titles, on: connection, runID: "r", snapshotDate: snapshot, platform: "naver"
+                ).rows == 2)
+            #expect(
+                try await loader.loadSlice(
+                    genres, on: connection, runID: "r", snapshotDate: snapshot, platform: "naver"
+                ).rows == 1)
+            #expect(
+                try await loader.loadSlice(
+                    comments, on: connection, runID: "r", snapshotDate: snapshot, platform: "naver"
+                ).rows == 1)
             let days = try await connection.query(
                 "SELECT release_day, title, views IS NULL, fetched_at = to_timestamp($1) FROM \(try await qualified(connection, schemas.warehouse, "titles")) ORDER BY 1",
                 [.double(Double(fetchTime(snapshot)) / 1e6)]

@@ -18,7 +18,8 @@ import Warehouse
             #expect(second.applied.isEmpty)
             #expect(second.alreadyApplied == first.applied)
             let recorded = try await connection.query(
-                "SELECT version, checksum FROM \(try await qualified(connection, schemas.warehouse, "schema_migrations"))")
+                "SELECT version, checksum FROM \(try await qualified(connection, schemas.warehouse, "schema_migrations"))"
+            )
             #expect(recorded.rows.map { $0[1] } == WarehouseMigrations.all.map(\.checksum))
         }
     }
@@ -35,11 +36,13 @@ import Warehouse
             #expect(error?.detail.contains("tampered") == true)
             // … or edited in code.
             let original = try #require(WarehouseMigrations.all.first)
-            try await connection.execute("UPDATE \(ledger) SET checksum = $1 WHERE version = 1", [.text(original.checksum)])
+            try await connection.execute(
+                "UPDATE \(ledger) SET checksum = $1 WHERE version = 1", [.text(original.checksum)])
             let edited = Migration(
                 version: original.version, name: original.name, statements: original.statements + ["SELECT 1"])
             let codeError = await #expect(throws: WarehouseError.self) {
-                _ = try await Migrator(schemas: schemas, migrations: [edited], logger: testLogger).migrate(on: connection)
+                _ = try await Migrator(schemas: schemas, migrations: [edited], logger: testLogger).migrate(
+                    on: connection)
             }
             #expect(codeError?.code == .migrationChanged)
             // A version the binary does not know means the database is newer than the binary.
@@ -55,7 +58,9 @@ import Warehouse
         try await withWarehouse(migrate: false) { _, schemas in
             // Not idempotent on purpose: applying either twice would fail, and the sleep widens the race window.
             let migrations = [
-                Migration(version: 1, name: "one", statements: ["CREATE TABLE {{warehouse}}.once (n int)", "SELECT pg_sleep(0.3)"]),
+                Migration(
+                    version: 1, name: "one",
+                    statements: ["CREATE TABLE {{warehouse}}.once (n int)", "SELECT pg_sleep(0.3)"]),
                 Migration(version: 2, name: "two", statements: ["ALTER TABLE {{warehouse}}.once ADD COLUMN m int"]),
             ]
             let migrator = Migrator(schemas: schemas, migrations: migrations, logger: testLogger)

@@ -22,17 +22,28 @@ struct ModelFixture {
             titles.append(title("kakao", 100, on: snapshot, releaseDay: 2, name: "카카오 A", views: second ? 1500 : 1000))
             titles.append(title("naver", 300, on: snapshot, releaseDay: 7, name: "완결작", views: nil))
             genres += (second ? ["판타지"] : ["판타지", "액션"]).map {
-                GenreRow(platform: "naver", titleID: 100, genreName: $0, snapshotDate: snapshot, fetchedAt: fetchTime(snapshot))
+                GenreRow(
+                    platform: "naver", titleID: 100, genreName: $0, snapshotDate: snapshot,
+                    fetchedAt: fetchTime(snapshot))
             }
-            genres.append(GenreRow(platform: "kakao", titleID: 100, genreName: "판타지", snapshotDate: snapshot, fetchedAt: fetchTime(snapshot)))
+            genres.append(
+                GenreRow(
+                    platform: "kakao", titleID: 100, genreName: "판타지", snapshotDate: snapshot,
+                    fetchedAt: fetchTime(snapshot)))
             episodes += [
-                episode("naver", 100, 1, on: snapshot, likes: second ? 16 : 10, comments: second ? 5 : 2, published: day("2026-10-20")),
-                episode("naver", 100, 2, on: snapshot, likes: nil, comments: second ? 3 : 1, published: day("2026-10-27")),
-                episode("kakao", 100, 1, on: snapshot, likes: second ? 130 : 100, comments: second ? 26 : 20, published: day("2026-10-20")),
+                episode(
+                    "naver", 100, 1, on: snapshot, likes: second ? 16 : 10, comments: second ? 5 : 2,
+                    published: day("2026-10-20")),
+                episode(
+                    "naver", 100, 2, on: snapshot, likes: nil, comments: second ? 3 : 1, published: day("2026-10-27")),
+                episode(
+                    "kakao", 100, 1, on: snapshot, likes: second ? 130 : 100, comments: second ? 26 : 20,
+                    published: day("2026-10-20")),
             ]
         }
         titles.append(title("kakao", 200, on: day2, releaseDay: 5, name: "신작", views: 50))
-        genres.append(GenreRow(platform: "kakao", titleID: 200, genreName: "로맨스", snapshotDate: day2, fetchedAt: fetchTime(day2)))
+        genres.append(
+            GenreRow(platform: "kakao", titleID: 200, genreName: "로맨스", snapshotDate: day2, fetchedAt: fetchTime(day2)))
         episodes.append(episode("kakao", 200, 5, on: day2, likes: 7, comments: 1, published: day2))
     }
 
@@ -105,7 +116,8 @@ func optionalInt(_ text: String?) -> Int64? { text.flatMap { Int64($0) } }
 func arrayElements(_ text: String?) -> [String]? {
     guard let text else { return nil }
     let inner = text.dropFirst().dropLast()
-    return inner.isEmpty ? [] : inner.split(separator: ",").map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    return inner.isEmpty
+        ? [] : inner.split(separator: ",").map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
 }
 
 @Suite struct ModelTests {
@@ -139,8 +151,12 @@ func arrayElements(_ text: String?) -> [String]? {
 
             // fct_webtoon_episodes: the latest snapshot per episode, NULL likes stay NULL, keyed with platform.
             let fct = try await connection.query(
-                "SELECT platform, title_id, episode_id, likes, comments, missing_reason, snapshot_date::text FROM \(site).fct_webtoon_episodes")
-            let latest = Dictionary(uniqueKeysWithValues: fixture.latestEpisodes.map { ("\($0.platform)/\($0.titleID)/\($0.episodeID)", $0) })
+                "SELECT platform, title_id, episode_id, likes, comments, missing_reason, snapshot_date::text FROM \(site).fct_webtoon_episodes"
+            )
+            let latest = Dictionary(
+                uniqueKeysWithValues: fixture.latestEpisodes.map {
+                    ("\($0.platform)/\($0.titleID)/\($0.episodeID)", $0)
+                })
             #expect(fct.rows.count == latest.count)
             for row in fct.rows {
                 let want = try #require(latest["\(row[0]!)/\(row[1]!)/\(row[2]!)"])
@@ -175,7 +191,10 @@ func arrayElements(_ text: String?) -> [String]? {
                 for genre in title.genres ?? [] {
                     let slot = "\(key.platform)/\(genre)"
                     let previous = genreTotals[slot] ?? (0, 0)
-                    genreTotals[slot] = (previous.titles + 1, previous.score + (title.views ?? 0) + (title.likes ?? 0) + (title.comments ?? 0))
+                    genreTotals[slot] = (
+                        previous.titles + 1,
+                        previous.score + (title.views ?? 0) + (title.likes ?? 0) + (title.comments ?? 0)
+                    )
                 }
             }
             let ranking = try await connection.query(
@@ -201,21 +220,25 @@ func arrayElements(_ text: String?) -> [String]? {
             let gap = Double(fixture.day2.daysSinceEpoch - fixture.day1.daysSinceEpoch)
             var growth: [String: Double] = [:]
             for e2 in fixture.episodes where e2.snapshotDate == fixture.day2 {
-                guard let e1 = fixture.episodes.first(where: {
-                    $0.snapshotDate == fixture.day1 && $0.platform == e2.platform && $0.titleID == e2.titleID
-                        && $0.episodeID == e2.episodeID
-                }), let now = e2.likes, let then = e1.likes else { continue }
+                guard
+                    let e1 = fixture.episodes.first(where: {
+                        $0.snapshotDate == fixture.day1 && $0.platform == e2.platform && $0.titleID == e2.titleID
+                            && $0.episodeID == e2.episodeID
+                    }), let now = e2.likes, let then = e1.likes
+                else { continue }
                 growth["\(e2.platform)/\(e2.titleID)", default: 0] += Double(now - then) / gap
             }
             let daily = try await connection.query(
-                "SELECT platform, title_id, snapshot_date::text, likes_per_day FROM \(dashboard).new_title_growth_daily")
+                "SELECT platform, title_id, snapshot_date::text, likes_per_day FROM \(dashboard).new_title_growth_daily"
+            )
             #expect(daily.rows.count == growth.count)
             for row in daily.rows {
                 #expect(row[2] == fixture.day2.description)
                 #expect(Double(row[3]!) == growth["\(row[0]!)/\(row[1]!)"])
             }
             let newTitles = try await connection.query(
-                "SELECT platform, title_id, first_seen_date::text, present_at_first_snapshot FROM \(dashboard).new_title_growth ORDER BY 1, 2")
+                "SELECT platform, title_id, first_seen_date::text, present_at_first_snapshot FROM \(dashboard).new_title_growth ORDER BY 1, 2"
+            )
             #expect(newTitles.rows.count == expected.count, "every title is within 30 days of the latest snapshot here")
             let newest = newTitles.rows.first { $0[0] == "kakao" && $0[1] == "200" }
             #expect(newest?[2] == fixture.day2.description)
@@ -240,17 +263,24 @@ func arrayElements(_ text: String?) -> [String]? {
                 on: connection, runID: "with-orphan", snapshotDate: orphanDay, platform: "naver")
             let error = await #expect(throws: WarehouseError.self) { _ = try await builder.build(on: connection) }
             #expect(error?.code == .dataTestsFailed)
-            let failure = try #require(error?.dataTestFailures.first { $0.name.contains("relationship") && $0.name.contains("fct_webtoon_episodes") })
+            let failure = try #require(
+                error?.dataTestFailures.first {
+                    $0.name.contains("relationship") && $0.name.contains("fct_webtoon_episodes")
+                })
             #expect(failure.failingRows == 1)
             let titleColumn = try #require(failure.columns.firstIndex(of: "title_id"))
             #expect(failure.sample.map { $0[titleColumn] } == ["999"])
             #expect(error?.description.contains("999") == true)
-            #expect(try await contentHash(connection, "\(site).fct_webtoon_episodes") == before, "the failed build was swapped in")
+            #expect(
+                try await contentHash(connection, "\(site).fct_webtoon_episodes") == before,
+                "the failed build was swapped in")
 
             // Tests on the live schema report injected bad rows too.
-            try await connection.execute("UPDATE \(site).dim_webtoon_titles SET title = NULL WHERE platform = 'kakao' AND id = 100")
+            try await connection.execute(
+                "UPDATE \(site).dim_webtoon_titles SET title = NULL WHERE platform = 'kakao' AND id = 100")
             let results = try await builder.test(on: connection)
-            let notNull = try #require(results.first { $0.name.contains("not_null") && $0.name.contains("dim_webtoon_titles") })
+            let notNull = try #require(
+                results.first { $0.name.contains("not_null") && $0.name.contains("dim_webtoon_titles") })
             #expect(notNull.failingRows == 1)
             #expect(results.filter { !$0.passed }.count == 1)
         }

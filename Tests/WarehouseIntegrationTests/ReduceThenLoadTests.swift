@@ -1,6 +1,6 @@
 import Foundation
-import ParquetKit
 import PQKit
+import ParquetKit
 import ReducerCore
 import Testing
 import Warehouse

@@ -30,7 +30,9 @@ func withWarehouse<T>(
     let connection = try await connect()
     func cleanUp() async throws {
         let cleaner = try await connect()
-        for name in [schemas.warehouse, schemas.site, schemas.dashboard, schemas.site + "_next", schemas.dashboard + "_next"] {
+        for name in [
+            schemas.warehouse, schemas.site, schemas.dashboard, schemas.site + "_next", schemas.dashboard + "_next",
+        ] {
             try await cleaner.execute("DROP SCHEMA IF EXISTS " + (try await cleaner.quoteIdentifier(name)) + " CASCADE")
         }
         await cleaner.close()
@@ -52,7 +54,8 @@ func qualified(_ connection: PGConnection, _ schema: String, _ table: String) as
     try await connection.quoteIdentifier(schema) + "." + connection.quoteIdentifier(table)
 }
 
-func scalar<T: PGTextDecodable>(_ connection: PGConnection, _ sql: String, _ params: [PGValue?] = []) async throws -> T? {
+func scalar<T: PGTextDecodable>(_ connection: PGConnection, _ sql: String, _ params: [PGValue?] = []) async throws -> T?
+{
     try await connection.query(sql, params).rows.first?.value(0, as: T.self)
 }
 
