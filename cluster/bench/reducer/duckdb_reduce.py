@@ -31,5 +31,6 @@ con.execute(
 )
 rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')").fetchone()[0]
 seconds = time.monotonic() - start
-print(json.dumps({"outputRows": rows, "seconds": seconds,
-                  "vmHWMKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"outputRows": rows, "seconds": seconds, "cpuSeconds": usage.ru_utime + usage.ru_stime,
+                  "vmHWMKiB": usage.ru_maxrss}))

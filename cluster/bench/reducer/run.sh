@@ -20,7 +20,7 @@ fi
 du -sb "$work/in" | awk '{print "{\"inputParquetBytes\":" $1 "}"}'
 for run in $(seq "$runs"); do
     rm -rf "$work/ours"
-    echo -n '{"engine":"swift","budget":"256MiB",'; /usr/bin/time -f '"timeMaxRSSKiB":%M}' "$bin" reduce --budget $((256 << 20)) --out "$work/ours" --spill "$work/spill" --run "r$run" "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n'; tail -n 1 "$work/err"
+    echo -n '{"engine":"swift","budget":"256MiB",'; /usr/bin/time -f '"cpuSeconds":%U+%S,"timeMaxRSSKiB":%M}' "$bin" reduce --budget $((256 << 20)) --out "$work/ours" --spill "$work/spill" --run "r$run" "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n'; tail -n 1 "$work/err"
     for threads in 1 2; do
         rm -rf "$work/duck"
         echo -n "{\"engine\":\"duckdb\",\"threads\":$threads,\"memory_limit\":\"256MB\","
