@@ -120,6 +120,25 @@ let package = Package(
         // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
         .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "ReducerCore",
+            dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Warehouse",
+            dependencies: ["PQKit", "ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "reducer-memcheck",
+            dependencies: ["ReducerCore", "Warehouse", "PQKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ReducerCoreTests",
+            dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]
+        ),
     ]
 )
 
