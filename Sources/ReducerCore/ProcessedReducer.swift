@@ -250,27 +250,47 @@ struct ParquetBatchBuilder {
         count += 1
     }
 
+    /// One column's cells as typed column storage; list cells flatten into their element column.
+    static func columnValues(_ column: [ParquetValue], type: ParquetType) -> ColumnValues {
+        switch type {
+        case .boolean:
+            return .booleans(column.map { if case .boolean(let v) = $0 { v } else { nil } })
+        case .int32:
+            return .int32s(column.map { if case .int32(let v) = $0 { v } else { nil } })
+        case .date:
+            return .int32s(column.map { if case .date(let v) = $0 { v } else { nil } })
+        case .int64:
+            return .int64s(column.map { if case .int64(let v) = $0 { v } else { nil } })
+        case .timestamp:
+            return .int64s(column.map { if case .timestamp(let v) = $0 { v } else { nil } })
+        case .double:
+            return .doubles(column.map { if case .double(let v) = $0 { v } else { nil } })
+        case .string:
+            return .strings(column.map { if case .string(let v) = $0 { v } else { nil } })
+        case .list(let element):
+            var offsets = [0]
+            var flattened: [ParquetValue] = []
+            var validity: [Bool] = []
+            for cell in column {
+                if case .list(let items) = cell {
+                    flattened += items
+                    validity.append(true)
+                } else {
+                    validity.append(false)
+                }
+                offsets.append(flattened.count)
+            }
+            let elements = columnValues(flattened, type: element)
+            return ColumnValues(
+                .list(offsets: offsets, elements: elements), validity: validity.allSatisfy { $0 } ? nil : validity)
+        }
+    }
+
     /// The collected rows as a batch; the builder is empty afterwards.
     mutating func take() -> ColumnBatch {
         var values: [ColumnValues] = []
         for index in columns.indices {
-            let column = cells[index]
-            switch columns[index].type {
-            case .boolean:
-                values.append(.booleans(column.map { if case .boolean(let v) = $0 { v } else { nil } }))
-            case .int32:
-                values.append(.int32s(column.map { if case .int32(let v) = $0 { v } else { nil } }))
-            case .date:
-                values.append(.int32s(column.map { if case .date(let v) = $0 { v } else { nil } }))
-            case .int64:
-                values.append(.int64s(column.map { if case .int64(let v) = $0 { v } else { nil } }))
-            case .timestamp:
-                values.append(.int64s(column.map { if case .timestamp(let v) = $0 { v } else { nil } }))
-            case .double:
-                values.append(.doubles(column.map { if case .double(let v) = $0 { v } else { nil } }))
-            case .string:
-                values.append(.strings(column.map { if case .string(let v) = $0 { v } else { nil } }))
-            }
+            values.append(Self.columnValues(cells[index], type: columns[index].type))
         }
         for index in cells.indices { cells[index].removeAll(keepingCapacity: true) }
         count = 0
