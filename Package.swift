@@ -80,6 +80,7 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
+        .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore"]),
         .testTarget(
             name: "CurlKitTests",
             dependencies: [
@@ -102,6 +103,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "WebtoonCrawlerTests",
+            dependencies: [
+                "WebtoonCrawler", "WebtoonCore", "WebtoonSimulator", "CurlKit", "CompressionKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(name: "ParquetKitTests", dependencies: ["ParquetKit"]),

@@ -1,0 +1,172 @@
+/// A KST calendar day. One crawl date is fixed per job and carried by every task and record, so partitions never
+/// depend on when or where a step happens to run.
+public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    /// Validates the day (Gregorian calendar, years 1900...9999).
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1900...9999).contains(year), (1...12).contains(month),
+            (1...CrawlDate.daysIn(month: month, year: year)).contains(day)
+        else { return nil }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Parses `YYYY-MM-DD` exactly.
+    public init?(_ text: some StringProtocol) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            let y = Self.digits(bytes[0..<4]), let m = Self.digits(bytes[5..<7]), let d = Self.digits(bytes[8..<10])
+        else { return nil }
+        self.init(year: y, month: m, day: d)
+    }
+
+    /// The KST day of an instant given in milliseconds since the Unix epoch.
+    public init(kstDayOfEpochMilliseconds ms: Int64) {
+        let kstSeconds = Self.floorDiv(ms, 1000) + 9 * 3600
+        self = CrawlDate(daysSinceEpoch: Self.floorDiv(kstSeconds, 86_400))
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    public init(daysSinceEpoch: Int64) {
+        // Howard Hinnant's civil_from_days.
+        let z = daysSinceEpoch + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        year = Int(yoe + era * 400 + (m <= 2 ? 1 : 0))
+        month = Int(m)
+        day = Int(d)
+    }
+
+    public var daysSinceEpoch: Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64(month > 2 ? month - 3 : month + 9)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// Monday = 0 … Sunday = 6.
+    public var weekday: Int {
+        let r = Int((daysSinceEpoch + 3) % 7)  // 1970-01-01 was a Thursday (3)
+        return r < 0 ? r + 7 : r
+    }
+
+    public func adding(days: Int) -> CrawlDate { CrawlDate(daysSinceEpoch: daysSinceEpoch + Int64(days)) }
+
+    /// `YYYY-MM-DD`.
+    public var description: String { "\(Self.pad(year, 4))-\(Self.pad(month, 2))-\(Self.pad(day, 2))" }
+    /// `YYYY/MM/DD`, the raw tree's date folder.
+    public var pathComponent: String { "\(Self.pad(year, 4))/\(Self.pad(month, 2))/\(Self.pad(day, 2))" }
+
+    public static func < (a: CrawlDate, b: CrawlDate) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = CrawlDate(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a YYYY-MM-DD date: \(text)")
+        }
+        self = date
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    // MARK: Source date formats
+
+    /// Naver `serviceDateDescription` (`YY.MM.DD`, already a KST day; years are 20YY).
+    public static func naverShortDate(_ text: String) -> CrawlDate? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 8, bytes[2] == UInt8(ascii: "."), bytes[5] == UInt8(ascii: "."),
+            let y = digits(bytes[0..<2]), let m = digits(bytes[3..<5]), let d = digits(bytes[6..<8])
+        else { return nil }
+        return CrawlDate(year: 2000 + y, month: m, day: d)
+    }
+
+    /// The KST day of an ISO-8601 timestamp (`YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM|±HHMM]`). The offset is honoured;
+    /// a timestamp without one is taken as already KST (Kakao's format is unconfirmed, see the platform notes).
+    public static func kstDay(ofISO8601 text: String) -> CrawlDate? {
+        let b = Array(text.utf8)
+        guard b.count >= 19, b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let date = CrawlDate(String(decoding: b[0..<10], as: UTF8.self)),
+            let hh = digits(b[11..<13]), let mm = digits(b[14..<16]), let ss = digits(b[17..<19]),
+            hh < 24, mm < 60, ss < 61
+        else { return nil }
+        var i = 19
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            let start = i
+            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+            guard i > start else { return nil }
+        }
+        var offsetSeconds: Int64 = 9 * 3600
+        if i < b.count {
+            let sign = b[i]
+            if sign == UInt8(ascii: "Z") && i + 1 == b.count {
+                offsetSeconds = 0
+            } else if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                let rest = Array(b[(i + 1)...])
+                let h: Int?
+                let m: Int?
+                if rest.count == 5, rest[2] == UInt8(ascii: ":") {
+                    h = digits(rest[0..<2])
+                    m = digits(rest[3..<5])
+                } else if rest.count == 4 {
+                    h = digits(rest[0..<2])
+                    m = digits(rest[2..<4])
+                } else if rest.count == 2 {
+                    h = digits(rest[0..<2])
+                    m = 0
+                } else {
+                    return nil
+                }
+                guard let h, let m, h <= 14, m < 60 else { return nil }
+                offsetSeconds = Int64(h * 3600 + m * 60) * (sign == UInt8(ascii: "-") ? -1 : 1)
+            } else {
+                return nil
+            }
+        }
+        let utcSeconds = date.daysSinceEpoch * 86_400 + Int64(hh * 3600 + mm * 60 + ss) - offsetSeconds
+        return CrawlDate(kstDayOfEpochMilliseconds: utcSeconds * 1000)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    static func digits(_ bytes: some Collection<UInt8>) -> Int? {
+        var value = 0
+        for b in bytes {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) else { return nil }
+            value = value * 10 + Int(b - UInt8(ascii: "0"))
+        }
+        return bytes.isEmpty ? nil : value
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}

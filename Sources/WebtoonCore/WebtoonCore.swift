@@ -1,1 +1,0 @@
-// WebtoonCore: see docs/architecture.md for what this module owns.

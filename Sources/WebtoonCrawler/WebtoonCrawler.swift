@@ -1,1 +1,0 @@
-// WebtoonCrawler: see docs/architecture.md for what this module owns.
