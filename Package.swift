@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "WebtoonCore", targets: ["WebtoonCore"]),
         .library(name: "ClusterCore", targets: ["ClusterCore"]),
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
+        .library(name: "CrawlCluster", targets: ["CrawlCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,7 +72,8 @@ let package = Package(
         .executableTarget(
             name: "webtoon",
             dependencies: [
-                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator",
+                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator", "CrawlCluster", "ClusterKit", "ClusterCore",
+                "CurlKit", "PQKit", "NNGKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,6 +122,19 @@ let package = Package(
         // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
         .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+        // The crawl on the cluster: the worker's unit executor (tasks -> Parquet + raw), the planner, table schemas.
+        .target(
+            name: "CrawlCluster",
+            dependencies: [
+                "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonCrawler", "ParquetKit", "CurlKit", "NNGKit",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "CrawlClusterIntegrationTests",
+            dependencies: [
+                "CrawlCluster", "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )
 

@@ -1,0 +1,214 @@
+import ClusterCore
+import ClusterKit
+import CrawlCluster
+import Foundation
+import PQKit
+import ParquetKit
+import Testing
+import WebtoonCore
+import WebtoonSimulator
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real processes of the `webtoon` executable, a real PostgreSQL ledger (a scratch schema per test) and the
+/// simulator: the Parquet files the ledger accepted must hold exactly the simulator's ground truth.
+///
+/// A completion for a unit whose lease was lost is refused (`stale`, outputs not accepted) by the ledger itself:
+/// `LedgerTests` and `LedgerModelTests` (ClusterCoreTests) and `ClusterEndToEndTests` (ClusterKitIntegrationTests)
+/// cover it; here the chaos test relies on it (a killed worker's files are never read: only accepted ones are).
+@Suite(.serialized) struct ClusterCrawlTests {
+    static let date = "2026-11-25"
+
+    static func truth(mode: GroundTruthMode) throws -> Truth {
+        try Truth(SimulatorCatalog(configuration: SimulatorConfiguration(seed: 42, scale: .small, date: date)).groundTruth(mode: mode))
+    }
+
+    /// `webtoon run` with three worker processes crawls the small catalog in full mode: every unit done, and the
+    /// accepted Parquet files equal the ground truth.
+    @Test func runCommandCrawlsTheSmallCatalogExactly() async throws {
+        try await withScratchSchema { _, schema in
+            let root = try temporaryFolder("run")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let run = try Child(
+                "run",
+                ["run", "--workers", "3", "--concurrency", "3", "--mode", "full", "--scale", "small", "--date", Self.date,
+                 "--data-root", root, "--schema", schema, "--batch-size", "7", "--log-level", "warning"],
+                logs: root)
+            let status = await run.wait(timeout: .seconds(120))
+            let log = run.log
+            #expect(status == 0, "webtoon run failed:\n\(log.suffix(4000))")
+            #expect(log.contains("dead 0"), "\(log.suffix(2000))")
+            #expect(log.contains("rows ") && log.contains("wall time"))
+
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
+            let (records, outputs) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
+            #expect(Set(outputs.map(\.file.table)) == ["titles", "title_details", "genres", "episodes", "episode_stats"])
+            expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .full), try Self.truth(mode: .full))
+            // Raw responses are kept under raw/.
+            #expect(FileManager.default.fileExists(atPath: root + "/raw/naver") && FileManager.default.fileExists(atPath: root + "/raw/kakao"))
+        }
+    }
+
+    /// SIGKILL a worker mid-run and start another; later SIGKILL the coordinator and restart it with --resume on
+    /// the same port and ledger. The run still finishes with every unit done and exactly the ground truth.
+    @Test func survivesKilledWorkerAndKilledCoordinator() async throws {
+        try await withScratchSchema { _, schema in
+            let root = try temporaryFolder("chaos")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let simulator = try await PlatformSimulator.start(
+                configuration: SimulatorConfiguration(
+                    seed: 42, scale: .small, date: Self.date, faults: SimulatorFaults(latencyMilliseconds: 15)))
+            let port = try freePort()
+            let address = "tcp://127.0.0.1:\(port)"
+            let coordinatorArguments = [
+                "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
+                "--date", Self.date, "--exit-when-done", "--lease-seconds", "3", "--idle-poll-ms", "100",
+                "--initial-rate", "2000", "--max-rate", "2000", "--log-level", "notice",
+            ]
+            func worker(_ name: String) throws -> Child {
+                try Child(
+                    name,
+                    ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "2", "--id", name,
+                     "--base-url", simulator.baseURL, "--batch-size", "5", "--log-level", "notice"],
+                    logs: root)
+            }
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
+            let client = try CoordinatorStatusClient(coordinatorURL: address, secret: Array(clusterSecret.utf8), name: "test")
+            defer { client.close() }
+            func done() async -> Int {
+                guard let status = try? await client.status(includeWorkers: false, timeout: .milliseconds(500)) else { return -1 }
+                return status.runs.first { $0.id == spec.defaultID }?.counts.done ?? -1
+            }
+
+            let first = try Child("coordinator-1", coordinatorArguments, logs: root)
+            var workers = [try worker("w1"), try worker("w2")]
+            try await waitUntil(timeout: .seconds(60), "10 units done") { await done() >= 10 }
+            workers[0].signal(SIGKILL)
+            await workers[0].wait(timeout: .seconds(5))
+            workers.append(try worker("w3"))
+            let before = await done()
+            try await waitUntil(timeout: .seconds(60), "progress after the worker died") { await done() >= before + 10 }
+            first.signal(SIGKILL)
+            await first.wait(timeout: .seconds(5))
+
+            // A plain restart is refused (the run exists); --resume continues it.
+            let refused = try Child("coordinator-refused", Array(coordinatorArguments), logs: root)
+            #expect(await refused.wait(timeout: .seconds(30)) != 0)
+            #expect(refused.log.contains("--resume"), "\(refused.log.suffix(2000))")
+            let second = try Child("coordinator-2", coordinatorArguments + ["--resume"], logs: root)
+            let status = await second.wait(timeout: .seconds(120))
+            #expect(status == 0, "resumed coordinator failed:\n\(second.log.suffix(4000))")
+            #expect(second.log.contains("dead 0"), "\(second.log.suffix(3000))")
+            for worker in workers.dropFirst() {
+                worker.signal(SIGTERM)
+                #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.name):\n\(worker.log.suffix(2000))")
+            }
+            await simulator.shutdown()
+
+            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
+            expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .full), try Self.truth(mode: .full))
+        }
+    }
+
+    /// Configuration mistakes are refused with a message that says what to do.
+    @Test func validationErrorsSayWhatToDo() async throws {
+        let root = try temporaryFolder("validation")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cases: [([String], String)] = [
+            (["worker", "--coordinator", "tcp://127.0.0.1:1", "--data-root", "s3://bucket/x"], "only file:///absolute/path"),
+            (["worker", "--coordinator", "127.0.0.1:1", "--data-root", "file:///tmp"], "tcp://HOST:PORT"),
+            (["coordinator", "--mode", "weekly"], "--mode must be daily or full"),
+            (["coordinator", "--platforms", "naver,line"], "unknown platform \"line\""),
+        ]
+        for (index, (arguments, message)) in cases.enumerated() {
+            let child = try Child("case-\(index)", arguments, logs: root)
+            #expect(await child.wait(timeout: .seconds(20)) != 0)
+            #expect(child.log.contains(message), "\(arguments): \(child.log)")
+        }
+        // No secret: coordinator and worker refuse to start.
+        let noSecret = try Child(
+            "no-secret", ["worker", "--coordinator", "tcp://127.0.0.1:1", "--data-root", "file://" + root], logs: root,
+            environment: ["WEBTOON_CLUSTER_SECRET": ""])
+        #expect(await noSecret.wait(timeout: .seconds(20)) != 0)
+        #expect(noSecret.log.contains("at least 16"), "\(noSecret.log)")
+    }
+}
+
+/// Pure checks of the table mapping: every record field survives a Parquet round trip, nulls included.
+@Suite struct CrawlTablesTests {
+    @Test func recordsRoundTripThroughParquetFiles() throws {
+        let date = CrawlDate("2026-11-25")!
+        var batch = RecordBatch()
+        batch.titles = [TitleRecord(platform: .naver, titleId: 7, name: "제목", author: "글 / 그림", thumbnailUrl: "https://x/t.jpg", weekdays: [0, 6], completed: false, adult: true, crawlDate: date, fetchedAt: 1_764_000_000_123)]
+        batch.titleDetails = [
+            TitleDetailRecord(platform: .naver, titleId: 7, ageRating: "RATE_18", restricted: true, dailyPass: false, finished: nil, favoriteCount: 12, views: nil, synopsis: nil, publishWeekdays: [], totalEpisodeCount: 30, visibleEpisodeCount: 0, crawlDate: date, fetchedAt: 5),
+            TitleDetailRecord(platform: .naver, titleId: 8, ageRating: nil, restricted: false, dailyPass: true, finished: true, favoriteCount: nil, views: 99, synopsis: "s", publishWeekdays: [3], totalEpisodeCount: nil, visibleEpisodeCount: 3, crawlDate: date, fetchedAt: 6),
+        ]
+        batch.genres = [GenreRecord(platform: .naver, titleId: 7, name: "액션", source: "GENRE_PURE", crawlDate: date)]
+        batch.episodes = [
+            EpisodeRecord(platform: .naver, titleId: 7, episodeId: 100, no: 100, title: "1화", publishedDate: date, publishedSource: "26.11.25", thumbnailUrl: nil, paid: false, crawlDate: date, fetchedAt: 7),
+            EpisodeRecord(platform: .naver, titleId: 7, episodeId: 101, no: 101, title: "2화", publishedDate: nil, publishedSource: nil, thumbnailUrl: "u", paid: nil, crawlDate: date, fetchedAt: 8),
+        ]
+        batch.episodeStats = [
+            EpisodeStatsRecord(platform: .naver, titleId: 7, episodeId: 100, likes: 3, comments: 0, rating: 9.5, ratingCount: nil, views: nil, missingReason: nil, crawlDate: date, fetchedAt: 9),
+            EpisodeStatsRecord(platform: .naver, titleId: 7, episodeId: 101, likes: nil, comments: nil, rating: nil, ratingCount: 4, views: 1, missingReason: "likes: none", crawlDate: date, fetchedAt: 10),
+        ]
+        batch.comments = [CommentRecord(platform: .naver, titleId: 7, episodeId: 100, commentId: "c1", text: "재밌다", likes: 2, createdAt: nil, crawlDate: date)]
+
+        var back = RecordBatch()
+        let groups = CrawlRows.rows(of: batch)
+        #expect(Set(groups.keys.map(\.table)) == Set(CrawlTable.allCases))
+        for (key, rows) in groups {
+            let bytes = try ParquetWriter.encode(schema: key.table.schema, batches: [])
+            #expect(!bytes.isEmpty)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("crawl-tables-\(UUID().uuidString).parquet").path
+            defer { unlink(path) }
+            let writer = try ParquetWriter(path: path, schema: key.table.schema)
+            for row in rows { try writer.append(row: row) }
+            try writer.close()
+            let reader = try ParquetReader(path: path)
+            var read: [[ParquetValue]] = []
+            for group in 0..<reader.rowGroupCount {
+                let columns = try reader.readRowGroup(group)
+                for i in 0..<columns.rowCount { read.append(zip(columns.columns, key.table.schema.columns).map { $0.value(at: i, as: $1.type) }) }
+            }
+            try CrawlRows.append(rows: read, table: key.table, platform: key.platform, to: &back)
+        }
+        #expect(back == batch)
+    }
+
+    @Test func badRowsNameTheirTableAndColumn() {
+        var batch = RecordBatch()
+        #expect(throws: CrawlClusterError.self) {
+            try CrawlRows.append(rows: [[.int64(1), .int64(2)]], table: .genres, platform: .kakao, to: &batch)
+        }
+        do {
+            try CrawlRows.append(rows: [[.int64(1), .int64(2)]], table: .genres, platform: .kakao, to: &batch)
+        } catch {
+            #expect(error.description.contains("table genres, column name"))
+        }
+    }
+
+    @Test func dataRootAcceptsOnlyAbsoluteFileURLs() throws {
+        #expect(try DataRoot(url: "file:///data/webtoon/").path == "/data/webtoon")
+        for bad in ["s3://bucket/x", "/data/webtoon", "file://host/data", "file:///data/../etc", "http://x/y"] {
+            #expect(throws: CrawlClusterError.self, "\(bad)") { try DataRoot(url: bad) }
+        }
+    }
+
+    @Test func seedsCarryTheirTaskAndRefuseMismatches() throws {
+        let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: "2026-11-25")
+        let roots = try CrawlPlanner.roots(for: spec)
+        #expect(roots.map(\.kind) == ["list", "list", "list", "list"])
+        for seed in roots {
+            let task = try CrawlUnits.task(of: seed)
+            #expect(task.key == seed.key && task.platform.rawValue == seed.platform)
+        }
+        let forged = try UnitSeed(kind: "title", platform: roots[0].platform, key: roots[0].key, payload: roots[0].payload)
+        #expect(throws: CrawlClusterError.self) { try CrawlUnits.task(of: forged) }
+        let garbage = try UnitSeed(kind: "list", platform: "naver", key: "k", payload: Array("{}".utf8))
+        #expect(throws: CrawlClusterError.self) { try CrawlUnits.task(of: garbage) }
+    }
+}
