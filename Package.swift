@@ -133,7 +133,7 @@ let package = Package(
             name: "CrawlClusterIntegrationTests",
             dependencies: [
                 "CrawlCluster", "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
     ]
 )

@@ -114,7 +114,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let role = CoordinatorRole(
             service: service, spec: spec, roots: roots, exitWhenDone: exitWhenDone,
             idlePollMillis: Int64(idlePollMilliseconds), logger: logger)
-        let group = ServiceGroup(services: [role], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The role returns when the run is done (--exit-when-done): a normal end, not a failure.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: role, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await connection.close()
         await lockConnection.close()

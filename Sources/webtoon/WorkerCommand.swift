@@ -95,7 +95,7 @@ struct WorkerCommand: AsyncParsableCommand {
         print("worker \(workerID) dialing \(coordinator), data root \(root)")
         fflush(nil)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: WorkerRole(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [.init(service: WorkerRole(worker: worker), successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // Draining waits for running units; if the coordinator is gone for good, give up and release (cancel).
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(drainSeconds)
         let group = ServiceGroup(configuration: groupConfiguration)

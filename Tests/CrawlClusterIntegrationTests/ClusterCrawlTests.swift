@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterKit
 import CrawlCluster
 import Foundation
+import Logging
 import PQKit
 import ParquetKit
 import Testing
@@ -41,6 +42,10 @@ import Glibc
             #expect(status == 0, "webtoon run failed:\n\(log.suffix(4000))")
             #expect(log.contains("dead 0"), "\(log.suffix(2000))")
             #expect(log.contains("rows ") && log.contains("wall time"))
+            for name in ["coordinator", "worker-1", "worker-2", "worker-3"] {
+                let childLog = (try? String(contentsOfFile: "\(root)/logs/\(name).log", encoding: .utf8)) ?? "missing"
+                #expect(!childLog.contains("Error") && !childLog.contains("missing"), "\(name): \(childLog.suffix(2000))")
+            }
 
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
             let (records, outputs) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
@@ -85,6 +90,11 @@ import Glibc
             let first = try Child("coordinator-1", coordinatorArguments, logs: root)
             var workers = [try worker("w1"), try worker("w2")]
             try await waitUntil(timeout: .seconds(60), "10 units done") { await done() >= 10 }
+            // Kill w1 while it holds both its leases, so they must expire and be re-leased.
+            try await waitUntil(timeout: .seconds(30), "w1 holding two leases") {
+                let status = try? await client.status(includeWorkers: true, timeout: .milliseconds(500))
+                return status?.workers.first { $0.id.rawValue == "w1" }?.leased == 2
+            }
             workers[0].signal(SIGKILL)
             await workers[0].wait(timeout: .seconds(5))
             workers.append(try worker("w3"))
@@ -106,6 +116,15 @@ import Glibc
                 #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.name):\n\(worker.log.suffix(2000))")
             }
             await simulator.shutdown()
+
+            // The killed worker's leases ran out and were re-leased (its late files, if any, were never accepted).
+            let connection = try await PGConnection.connect(databaseURL)
+            let ledger = try await PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "test"))
+                .loadLedger(config: LedgerConfig())
+            await connection.close()
+            let totals = try #require(ledger.runs[spec.defaultID]).totals
+            #expect(totals.leaseExpiries >= 1, "\(totals)")
+            #expect(ledger.units.values.allSatisfy { $0.state == .done })
 
             let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
             expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .full), try Self.truth(mode: .full))

@@ -74,7 +74,7 @@ final class Child: Sendable {
             ["WEBTOON_CLUSTER_SECRET": clusterSecret, "DATABASE_URL": databaseURL].merging(environment) { _, new in new }
         ) { _, new in new }
         logPath = "\(logs)/\(name).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw TestFailure("cannot create \(logPath)") }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log
