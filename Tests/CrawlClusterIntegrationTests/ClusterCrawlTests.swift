@@ -131,6 +131,69 @@ import Glibc
         }
     }
 
+    /// Malformed answers with one attempt per unit leave dead units; `webtoon units --dead` lists them with their
+    /// error, `units retry` refuses while the coordinator holds the ledger, and after it stops `units retry
+    /// --all-dead` plus a `--resume` coordinator against a healthy simulator completes the run exactly.
+    @Test func deadUnitsAreListedRetriedAndCompleted() async throws {
+        try await withScratchSchema { _, schema in
+            let root = try temporaryFolder("dead")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let faulty = try await PlatformSimulator.start(
+                configuration: SimulatorConfiguration(
+                    seed: 42, scale: .small, date: Self.date, faults: SimulatorFaults(malformedRate: 0.15)))
+            let healthy = try await PlatformSimulator.start(
+                configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
+            let address = "tcp://127.0.0.1:\(try freePort())"
+            let coordinator = [
+                "coordinator", "--listen", address, "--schema", schema, "--mode", "daily", "--date", Self.date,
+                "--exit-when-done", "--max-attempts", "1", "--lease-seconds", "5", "--idle-poll-ms", "100",
+                "--initial-rate", "2000", "--max-rate", "2000",
+            ]
+            func worker(_ name: String, _ baseURL: String) throws -> Child {
+                try Child(
+                    name, ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "4", "--id", name,
+                           "--base-url", baseURL, "--batch-size", "5"], logs: root)
+            }
+            let first = try Child("coordinator-1", coordinator, logs: root)
+            let w1 = try worker("w1", faulty.baseURL)
+            #expect(await first.wait(timeout: .seconds(60)) == 0, "\(first.log.suffix(3000))")
+            w1.signal(SIGTERM)
+            await w1.wait(timeout: .seconds(30))
+            #expect(first.log.contains("DEAD "), "the faults left no dead unit:\n\(first.log.suffix(2000))")
+
+            let listing = try Child("list-dead", ["units", "--dead", "--schema", schema], logs: root)
+            #expect(await listing.wait(timeout: .seconds(20)) == 0)
+            let deadLines = listing.log.split(separator: "\n").filter { $0.split(separator: "\t").count == 6 }
+            #expect(!deadLines.isEmpty && deadLines.allSatisfy { !$0.split(separator: "\t")[5].isEmpty }, "\(listing.log)")
+
+            // While a coordinator holds the ledger, an offline retry is refused.
+            let holder = try Child("coordinator-holder", coordinator.filter { $0 != "--exit-when-done" } + ["--resume"], logs: root)
+            try await waitUntil(timeout: .seconds(20), "the resumed coordinator to listen") { holder.log.contains("listening") || !holder.process.isRunning }
+            let refused = try Child("retry-refused", ["units", "retry", "--all-dead", "--schema", schema], logs: root)
+            #expect(await refused.wait(timeout: .seconds(20)) != 0)
+            #expect(refused.log.contains("a coordinator is running"), "\(refused.log)")
+            holder.signal(SIGTERM)
+            #expect(await holder.wait(timeout: .seconds(20)) == 0, "\(holder.log.suffix(2000))")
+
+            let retry = try Child("retry", ["units", "retry", "--all-dead", "--schema", schema], logs: root)
+            #expect(await retry.wait(timeout: .seconds(20)) == 0, "\(retry.log)")
+            #expect(retry.log.contains("\(deadLines.count) unit(s) back to pending"), "\(retry.log)")
+
+            let second = try Child("coordinator-2", coordinator + ["--resume"], logs: root)
+            let w2 = try worker("w2", healthy.baseURL)
+            #expect(await second.wait(timeout: .seconds(60)) == 0, "\(second.log.suffix(3000))")
+            #expect(second.log.contains("dead 0"), "\(second.log.suffix(2000))")
+            w2.signal(SIGTERM)
+            await w2.wait(timeout: .seconds(30))
+            await faulty.shutdown()
+            await healthy.shutdown()
+
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date)
+            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
+            expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .daily), try Self.truth(mode: .daily))
+        }
+    }
+
     /// Configuration mistakes are refused with a message that says what to do.
     @Test func validationErrorsSayWhatToDo() async throws {
         let root = try temporaryFolder("validation")
