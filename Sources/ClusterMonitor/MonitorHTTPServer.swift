@@ -53,7 +53,7 @@ public struct MonitorHTTPServer: Service {
         self.onListening = onListening
     }
 
-    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>
+    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
     public func run() async throws {
         let server: NIOAsyncChannel<Connection, Never>
@@ -104,7 +104,7 @@ public struct MonitorHTTPServer: Service {
                         headers.add(name: "Cache-Control", value: "no-store")
                         if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
                         try await outbound.write(.head(HTTPResponseHead(version: request.version, status: .init(statusCode: response.status), headers: headers)))
-                        if request.method != .HEAD { try await outbound.write(.body(ByteBuffer(bytes: response.body))) }
+                        if request.method != .HEAD { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body)))) }
                         try await outbound.write(.end(nil))
                         if !request.isKeepAlive { return }
                     }
