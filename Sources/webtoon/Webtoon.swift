@@ -12,7 +12,7 @@ struct Webtoon: AsyncParsableCommand {
             simulator serves both platforms' APIs on loopback for tests and demos.
             """,
         version: WebtoonVersion.string,
-        subcommands: [SimulateCommand.self]
+        subcommands: [SimulateCommand.self, StatusCommand.self]
     )
 }
 

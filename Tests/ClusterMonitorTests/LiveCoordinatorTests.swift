@@ -139,6 +139,44 @@ import Testing
         }
     }
 
+    /// The built `webtoon` executable next to the test bundle (`swift build --build-tests` builds both).
+    static func webtoonExecutable() throws -> String {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let path = directory.appendingPathComponent("webtoon").path
+        try #require(FileManager.default.isExecutableFile(atPath: path), "no webtoon executable at \(path): run `swift build` first")
+        return path
+    }
+
+    @Test func webtoonStatusCommandPrintsTheTableAndJSON() async throws {
+        let webtoon = try Self.webtoonExecutable()
+        try await Self.withCoordinator(roots: 4) { service, address in
+            let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("status-secret-\(UUID().uuidString)")
+            try Data(Self.secret + [0x0A]).write(to: secretFile)
+            defer { try? FileManager.default.removeItem(at: secretFile) }
+
+            let (code, table, stderr) = await runOffPool(webtoon, ["status", "--coordinator", address, "--secret-file", secretFile.path])
+            #expect(code == 0, "webtoon status: \(stderr)")
+            let direct = try await service.status()
+            for depth in direct.queues {
+                let cells = try #require(StatusReportTests.row(table, section: "QUEUES (active runs)", startingWith: [depth.platform, depth.kind]), "\(table)")
+                #expect(cells.dropFirst(2).map { Int($0) } == [depth.counts.pending, 0, 0, 0])
+            }
+            #expect(StatusReportTests.row(table, section: "RUNS", startingWith: ["2026-11-25.daily.kakao+naver", "active", "0", "0", "4"]) != nil, "\(table)")
+
+            let (jsonCode, json, jsonErrors) = await runOffPool(webtoon, ["status", "--coordinator", address, "--secret-file", secretFile.path, "--json"])
+            #expect(jsonCode == 0, "webtoon status --json: \(jsonErrors)")
+            let decoded = try JSONDecoder().decode(ClusterStatus.self, from: Data(json.utf8))
+            #expect(decoded.runs.map(\.counts) == direct.runs.map(\.counts))
+
+            let wrongFile = secretFile.appendingPathExtension("wrong")
+            try Data("not the coordinator's secret".utf8).write(to: wrongFile)
+            defer { try? FileManager.default.removeItem(at: wrongFile) }
+            let (wrongCode, _, wrongErrors) = await runOffPool(webtoon, ["status", "--coordinator", address, "--secret-file", wrongFile.path])
+            #expect(wrongCode != 0)
+            #expect(wrongErrors.contains("secret differs"), "\(wrongErrors)")
+        }
+    }
+
     @Test func aRefusedConnectionIsReportedAtOnce() async throws {
         // Port 9 (discard) is closed on loopback here; the connect fails instead of waiting for a coordinator.
         await #expect(throws: (any Error).self) {
