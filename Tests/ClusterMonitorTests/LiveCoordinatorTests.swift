@@ -177,6 +177,42 @@ import Testing
         }
     }
 
+    @Test func watchRefreshesUntilSIGINT() async throws {
+        let webtoon = try Self.webtoonExecutable()
+        try await Self.withCoordinator(roots: 2) { _, address in
+            let (code, output, stderr) = await withCheckedContinuation { continuation in
+                let thread = Thread {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: webtoon)
+                    process.arguments = ["status", "--coordinator", address, "--watch", "--interval", "0.2"]
+                    process.environment = ["WEBTOON_CLUSTER_SECRET": String(decoding: Self.secret, as: UTF8.self)]
+                    let output = Pipe()
+                    let errors = Pipe()
+                    process.standardOutput = output
+                    process.standardError = errors
+                    do { try process.run() } catch {
+                        continuation.resume(returning: (Int32(-1), "", "cannot start: \(error)"))
+                        return
+                    }
+                    let box = DataBox()
+                    let reader = Thread { box.set(output.fileHandleForReading.readDataToEndOfFile()) }
+                    reader.start()
+                    Thread.sleep(forTimeInterval: 1.5)
+                    process.interrupt()
+                    process.waitUntilExit()
+                    box.finished.wait()
+                    let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+                    continuation.resume(returning: (process.terminationStatus, String(decoding: box.data, as: UTF8.self), String(decoding: stderr, as: UTF8.self)))
+                }
+                thread.start()
+            }
+            #expect(code == 0, "stopped by SIGINT, exits cleanly: \(stderr)")
+            let refreshes = output.components(separatedBy: "\u{1B}[H\u{1B}[2J").count - 1
+            #expect(refreshes >= 3, "1.5 s at 0.2 s intervals refreshed \(refreshes) times")
+            #expect(output.contains("2026-11-25.daily.kakao+naver"))
+        }
+    }
+
     @Test func aRefusedConnectionIsReportedAtOnce() async throws {
         // Port 9 (discard) is closed on loopback here; the connect fails instead of waiting for a coordinator.
         await #expect(throws: (any Error).self) {
