@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCore
 import ClusterKit
+import ClusterMonitor
 import CrawlCluster
 import Foundation
 import Logging
@@ -62,6 +63,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-poll-ms"), help: "How long an idle worker waits before asking again.")
     var idlePollMilliseconds: Int = 2_000
 
+    @Option(name: .customLong("http-port"), help: "Serve /metrics, /status, /status/history and /healthz on this port (docs/monitor.md).")
+    var httpPort: Int?
+
+    @Option(name: .customLong("http-host"), help: "Address the monitor HTTP server binds.")
+    var httpHost: String = "0.0.0.0"
+
     @Flag(name: .customLong("exit-when-done"), help: "Tell workers to drain and exit 0 once the run is finished.")
     var exitWhenDone = false
 
@@ -80,6 +87,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard initialRate > 0, maxRate >= initialRate else {
             throw ValidationError("--initial-rate must be positive and at most --max-rate")
         }
+        if let httpPort, !(0...65_535).contains(httpPort) { throw ValidationError("--http-port must be in 0...65535") }
         guard (10...60_000).contains(idlePollMilliseconds) else { throw ValidationError("--idle-poll-ms must be in 10...60000") }
     }
 
@@ -115,10 +123,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
             service: service, spec: spec, roots: roots, exitWhenDone: exitWhenDone,
             idlePollMillis: Int64(idlePollMilliseconds), logger: logger)
         // The role returns when the run is done (--exit-when-done): a normal end, not a failure.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: role, successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        if let httpPort {
+            let monitor = MonitorHTTPServer(
+                host: httpHost, port: httpPort, logger: logger,
+                provider: { MonitorSnapshot(status: try await service.status(), history: try await service.depthHistory()) },
+                onListening: { host, port in
+                    print("monitor listening at http://\(host):\(port)/metrics")
+                    fflush(nil)
+                })
+            services.append(.init(service: monitor))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: role, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await connection.close()
         await lockConnection.close()

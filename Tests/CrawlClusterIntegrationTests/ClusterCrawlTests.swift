@@ -2,6 +2,9 @@ import ClusterCore
 import ClusterKit
 import CrawlCluster
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import PQKit
 import ParquetKit
@@ -167,8 +170,19 @@ import Glibc
             #expect(!deadLines.isEmpty && deadLines.allSatisfy { !$0.split(separator: "\t")[5].isEmpty }, "\(listing.log)")
 
             // While a coordinator holds the ledger, an offline retry is refused.
-            let holder = try Child("coordinator-holder", coordinator.filter { $0 != "--exit-when-done" } + ["--resume"], logs: root)
-            try await waitUntil(timeout: .seconds(20), "the resumed coordinator to listen") { holder.log.contains("listening") || !holder.process.isRunning }
+            let holder = try Child(
+                "coordinator-holder",
+                coordinator.filter { $0 != "--exit-when-done" } + ["--resume", "--http-port", "0", "--http-host", "127.0.0.1"], logs: root)
+            try await waitUntil(timeout: .seconds(20), "the resumed coordinator and its monitor to listen") {
+                (holder.log.contains("coordinator listening") && holder.log.contains("monitor listening")) || !holder.process.isRunning
+            }
+            // --http-port serves the monitor: its metrics show the dead units of the run.
+            let metricsURL = try #require(
+                holder.log.split(separator: "\n").first { $0.hasPrefix("monitor listening at ") }
+                    .map { String($0.dropFirst("monitor listening at ".count)) })
+            let (body, _) = try await URLSession.shared.data(from: try #require(URL(string: metricsURL)))
+            let metrics = String(decoding: body, as: UTF8.self)
+            #expect(metrics.contains("webtoon_cluster_run_units{run=\"2026-11-25.daily.kakao+naver\",state=\"dead\"} \(deadLines.count)"), "\(metrics.prefix(3000))")
             let refused = try Child("retry-refused", ["units", "retry", "--all-dead", "--schema", schema], logs: root)
             #expect(await refused.wait(timeout: .seconds(20)) != 0)
             #expect(refused.log.contains("a coordinator is running"), "\(refused.log)")
