@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ClusterCore
 import Logging
+import NNGKit
 import PQKit
 import WebtoonCore
 
@@ -45,6 +46,46 @@ enum ClusterSupport {
             throw ValidationError("the cluster secret from \(source) is \(bytes.count) bytes; it needs at least 16")
         }
         return bytes
+    }
+
+    static func readText(_ path: String, option: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("cannot read \(option) \(path)")
+        }
+        return text
+    }
+
+    /// The coordinator's TLS identity: required with a tls+tcp:// listen URL, refused otherwise.
+    static func serverTLS(url: String, certificate: String?, key: String?) throws -> NNGTLSConfig? {
+        guard url.hasPrefix("tls+tcp://") else {
+            if certificate != nil || key != nil { throw ValidationError("--tls-cert/--tls-key need a tls+tcp:// URL") }
+            return nil
+        }
+        guard let certificate, let key else {
+            throw ValidationError("a tls+tcp:// URL needs --tls-cert PEM and --tls-key PEM (the coordinator's certificate and key)")
+        }
+        do {
+            return try NNGTLSConfig.server(
+                certificatePEM: try readText(certificate, option: "--tls-cert"), keyPEM: try readText(key, option: "--tls-key"))
+        } catch let error as NNGError {
+            throw ValidationError("TLS certificate \(certificate) / key \(key) refused: \(error)")
+        }
+    }
+
+    /// A client's TLS settings: required with a tls+tcp:// coordinator URL (the CA that signed its certificate).
+    static func clientTLS(url: String, ca: String?, serverName: String?) throws -> NNGTLSConfig? {
+        guard url.hasPrefix("tls+tcp://") else {
+            if ca != nil { throw ValidationError("--tls-ca needs a tls+tcp:// coordinator URL") }
+            return nil
+        }
+        guard let ca else {
+            throw ValidationError("a tls+tcp:// coordinator URL needs --tls-ca PEM (the CA that signed the coordinator's certificate)")
+        }
+        do {
+            return try NNGTLSConfig.client(caPEM: try readText(ca, option: "--tls-ca"), serverName: serverName)
+        } catch let error as NNGError {
+            throw ValidationError("TLS CA \(ca) refused: \(error)")
+        }
     }
 
     static func databaseURL(_ option: String?) throws -> String {

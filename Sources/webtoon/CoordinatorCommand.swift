@@ -27,6 +27,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Listen URL: tcp://HOST:PORT or tls+tcp://HOST:PORT.")
     var listen: String = "tcp://0.0.0.0:7070"
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) for a tls+tcp:// listen URL.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for a tls+tcp:// listen URL.")
+    var tlsKey: String?
+
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL of the ledger (default: $DATABASE_URL).")
     var databaseURL: String?
 
@@ -97,6 +103,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let url = try ClusterSupport.databaseURL(databaseURL)
         let spec = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: date)
         let roots = try CrawlPlanner.roots(for: spec)
+        let tls = try ClusterSupport.serverTLS(url: listen, certificate: tlsCertificate, key: tlsKey)
 
         // Held until the process ends (closing it, or dying, releases the lock).
         let lockConnection = try await PGConnection.connect(url)
@@ -117,7 +124,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             ledger: LedgerConfig(leaseMillis: Int64(leaseSeconds) * 1000, maxAttempts: maxAttempts),
             idlePollMillis: Int64(idlePollMilliseconds), defaultBudget: budget)
         let service = CoordinatorService(
-            settings: CoordinatorSettings(listenURL: listen, secret: secret, core: core, tickMillis: 200, sampleMillis: 5_000),
+            settings: CoordinatorSettings(listenURL: listen, tls: tls, secret: secret, core: core, tickMillis: 200, sampleMillis: 5_000),
             store: store, logger: logger)
         let role = CoordinatorRole(
             service: service, spec: spec, roots: roots, exitWhenDone: exitWhenDone,

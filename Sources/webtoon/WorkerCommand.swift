@@ -27,6 +27,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Coordinator URL: tcp://HOST:PORT or tls+tcp://HOST:PORT.")
     var coordinator: String
 
+    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
+    var tlsServerName: String?
+
     @Option(name: .customLong("data-root"), help: "Shared output folder as file:///absolute/path.")
     var dataRoot: String
 
@@ -71,6 +77,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = ClusterSupport.logger("webtoon.worker", level: logLevel)
         let secret = try ClusterSupport.secret(file: secretFile)
         let root = try DataRoot(url: dataRoot)
+        let tls = try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName)
         let served = try ClusterSupport.platforms(platforms)
         var catalogs: [EndpointCatalog] = []
         for platform in served {
@@ -89,7 +96,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let workerID = try id.flatMap(WorkerID.init(rawValue:)) ?? Self.defaultID()
         let worker = try WorkerService(
             settings: WorkerSettings(
-                coordinatorURL: coordinator, secret: secret, id: workerID, capacity: concurrency,
+                coordinatorURL: coordinator, tls: tls, secret: secret, id: workerID, capacity: concurrency,
                 platforms: served.map(\.rawValue), softwareVersion: WebtoonVersion.string),
             executor: executor, logger: logger)
         print("worker \(workerID) dialing \(coordinator), data root \(root)")

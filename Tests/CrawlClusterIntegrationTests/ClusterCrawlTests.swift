@@ -208,6 +208,46 @@ import Glibc
         }
     }
 
+    /// Coordinator and worker over tls+tcp (a self-signed certificate made by the openssl CLI, verified by the
+    /// worker as "localhost"): a daily run completes with exactly the daily ground truth.
+    @Test func dailyRunOverTLS() async throws {
+        try await withScratchSchema { _, schema in
+            let root = try temporaryFolder("tls")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-keyout", root + "/server.key", "-out", root + "/server.crt",
+            ]
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            while openssl.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(openssl.terminationStatus == 0, "openssl could not make a certificate")
+            let simulator = try await PlatformSimulator.start(
+                configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
+            let address = "tls+tcp://127.0.0.1:\(try freePort())"
+            let coordinator = try Child(
+                "coordinator",
+                ["coordinator", "--listen", address, "--tls-cert", root + "/server.crt", "--tls-key", root + "/server.key",
+                 "--schema", schema, "--mode", "daily", "--date", Self.date, "--exit-when-done", "--idle-poll-ms", "100",
+                 "--initial-rate", "2000", "--max-rate", "2000"], logs: root)
+            let worker = try Child(
+                "worker",
+                ["worker", "--coordinator", address, "--tls-ca", root + "/server.crt", "--tls-server-name", "localhost",
+                 "--data-root", "file://" + root, "--concurrency", "4", "--base-url", simulator.baseURL], logs: root)
+            #expect(await coordinator.wait(timeout: .seconds(60)) == 0, "\(coordinator.log.suffix(3000))")
+            #expect(coordinator.log.contains("dead 0"), "\(coordinator.log.suffix(2000))")
+            worker.signal(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.log.suffix(2000))")
+            await simulator.shutdown()
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date)
+            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
+            expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .daily), try Self.truth(mode: .daily))
+        }
+    }
+
     /// Configuration mistakes are refused with a message that says what to do.
     @Test func validationErrorsSayWhatToDo() async throws {
         let root = try temporaryFolder("validation")
@@ -217,6 +257,7 @@ import Glibc
             (["worker", "--coordinator", "127.0.0.1:1", "--data-root", "file:///tmp"], "tcp://HOST:PORT"),
             (["coordinator", "--mode", "weekly"], "--mode must be daily or full"),
             (["coordinator", "--platforms", "naver,line"], "unknown platform \"line\""),
+            (["worker", "--coordinator", "tls+tcp://127.0.0.1:1", "--data-root", "file:///tmp"], "needs --tls-ca"),
         ]
         for (index, (arguments, message)) in cases.enumerated() {
             let child = try Child("case-\(index)", arguments, logs: root)
