@@ -40,8 +40,9 @@ public struct DataRoot: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Runs one leased unit: decodes its crawl task, fetches with the crawler runtime at this worker's share of the
-/// platform budget, keeps the raw responses, writes one Parquet file per table and partition, and reports the
-/// manifest, the child tasks and the request counters.
+/// platform budget (split evenly among its concurrent units) and within the catalog's in-flight cap per worker,
+/// keeps the raw responses, writes one Parquet file per table and partition, and reports the manifest, the child
+/// tasks and the request counters.
 ///
 /// Files are named `part-<unit>-a<epoch>.parquet` (the lease epoch, unique across every lease the unit ever had,
 /// so a stale holder and the current one never write the same name) and appear atomically. A lost lease
@@ -50,6 +51,8 @@ public final class CrawlUnitExecutor: UnitExecutor {
     public let dataRoot: DataRoot
     private let catalogs: [Platform: EndpointCatalog]
     private let http: any HTTPFetching
+    /// Requests in flight per platform across all of this worker's units (the catalog's `maxConcurrency`).
+    private let inFlight: [Platform: InFlightLimiter]
     private let rawStorage: RawStorage
     private let unitsPerWorker: Int
     private let logger: Logger
@@ -67,6 +70,8 @@ public final class CrawlUnitExecutor: UnitExecutor {
         self.dataRoot = dataRoot
         self.catalogs = Dictionary(catalogs.map { ($0.platform, $0) }, uniquingKeysWith: { _, last in last })
         self.http = http
+        self.inFlight = Dictionary(
+            catalogs.map { ($0.platform, InFlightLimiter(limit: $0.politeness.maxConcurrency)) }, uniquingKeysWith: { _, last in last })
         self.rawStorage = RawStorage(root: dataRoot.path, layout: rawLayout)
         self.unitsPerWorker = max(1, unitsPerWorker)
         self.logger = logger
@@ -95,7 +100,8 @@ public final class CrawlUnitExecutor: UnitExecutor {
         let catalog = Self.catalog(baseCatalog, allowance: allowance, unitsPerWorker: unitsPerWorker)
         let crawlStats = CrawlStats()
         let fetcher = EndpointHTTPFetcher(
-            catalogs: [catalog], http: http, stats: crawlStats, logger: logger,
+            catalogs: [catalog], http: inFlight[task.platform].map { LimitedHTTP(inner: http, limiter: $0) } ?? http,
+            stats: crawlStats, logger: logger,
             seed: UInt64(truncatingIfNeeded: unit.token.epoch) &+ UInt64(unit.unit.rawValue.hashValue.magnitude))
         let runner = TaskRunner(catalogs: [catalog], fetcher: fetcher)
 
