@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "WebtoonCore", targets: ["WebtoonCore"]),
         .library(name: "ClusterCore", targets: ["ClusterCore"]),
         .library(name: "ClusterKit", targets: ["ClusterKit"]),
+        .library(name: "CrawlCluster", targets: ["CrawlCluster"]),
+        .library(name: "ClusterMonitor", targets: ["ClusterMonitor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,7 +73,8 @@ let package = Package(
         .executableTarget(
             name: "webtoon",
             dependencies: [
-                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator",
+                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator", "CrawlCluster", "ClusterKit", "ClusterCore",
+                "ClusterMonitor", "CurlKit", "PQKit", "NNGKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,6 +123,39 @@ let package = Package(
         // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
         .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+        // Cluster monitoring: HTTP /metrics, /status, /status/history, /healthz; the status client and table.
+        .target(
+            name: "ClusterMonitor",
+            dependencies: [
+                "ClusterCore", "NNGKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "ClusterMonitorTests",
+            dependencies: [
+                "ClusterMonitor", "ClusterCore", "ClusterKit", "PQKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The crawl on the cluster: the worker's unit executor (tasks -> Parquet + raw), the planner, table schemas.
+        .target(
+            name: "CrawlCluster",
+            dependencies: [
+                "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonCrawler", "ParquetKit", "CurlKit", "NNGKit",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "CrawlClusterIntegrationTests",
+            dependencies: [
+                "CrawlCluster", "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(
             name: "ReducerCore",
             dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]

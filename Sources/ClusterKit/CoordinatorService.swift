@@ -190,6 +190,9 @@ public final class CoordinatorService: Sendable {
 
     public func status() async throws -> ClusterStatus { try await state.status(now: clock()) }
 
+    /// The sampled queue depth of every run (oldest sample first), for charts and the monitor.
+    public func depthHistory() async throws -> [RunID: DepthHistory] { try await state.history() }
+
     public func summary(run: RunID) async throws -> RunSummary? { try await state.summary(run: run) }
 }
 
@@ -275,6 +278,8 @@ actor CoordinatorState {
     }
 
     func summary(run: RunID) -> RunSummary? { core.summary(run: run) }
+
+    func history() -> [RunID: DepthHistory] { core.history }
 
     private var announcedFinished: Set<RunID>?
 

@@ -12,7 +12,10 @@ struct Webtoon: AsyncParsableCommand {
             simulator serves both platforms' APIs on loopback for tests and demos.
             """,
         version: WebtoonVersion.string,
-        subcommands: [SimulateCommand.self, CrawlCommand.self]
+        subcommands: [
+            SimulateCommand.self, CrawlCommand.self, CoordinatorCommand.self, WorkerCommand.self, UnitsCommand.self,
+            RunCommand.self, StatusCommand.self,
+        ]
     )
 }
 

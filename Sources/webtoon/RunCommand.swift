@@ -1,0 +1,332 @@
+import ArgumentParser
+import ClusterCore
+import CrawlCluster
+import Foundation
+import Logging
+import NNGKit
+import Synchronization
+import UnixSignals
+import WebtoonSimulator
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `webtoon run`: a whole cluster on this machine, as separate processes of this executable.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a crawl on a local cluster: simulator, coordinator and N worker processes.",
+        discussion: """
+            Starts the platform simulator in this process (unless --live), then `webtoon coordinator` and \
+            --workers `webtoon worker` processes of this same executable, shows progress while the run goes, \
+            stops everything cleanly and prints the summary. A fresh cluster secret is generated and passed to the \
+            children in their environment. Child logs go to DATA-ROOT/logs/. The ledger lives in --schema of \
+            $DATABASE_URL (or --database-url).
+            """
+    )
+
+    @Option(help: "Worker processes.")
+    var workers: Int = 3
+
+    @Option(help: "Units each worker runs at once.")
+    var concurrency: Int = 4
+
+    @Option(help: "Platforms: naver, kakao or naver,kakao.")
+    var platforms: String = "naver,kakao"
+
+    @Option(help: "daily or full.")
+    var mode: String = "daily"
+
+    @Option(help: "KST crawl date YYYY-MM-DD (default: the simulator's date, or today in KST with --live).")
+    var date: String?
+
+    @Option(help: "Simulator catalog size: small, medium or full.")
+    var scale: SimulatorScale = .small
+
+    @Option(help: "Simulator seed.")
+    var seed: UInt64 = 42
+
+    @Flag(help: "Crawl the real platforms instead of the simulator (polite default rates).")
+    var live = false
+
+    @Option(name: .customLong("data-root"), help: "Output folder (Parquet under optimized/, raw under raw/, logs under logs/).")
+    var dataRoot: String = "webtoon-data"
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL of the ledger (default: $DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "PostgreSQL schema of the ledger.")
+    var schema: String = "webtoon_run"
+
+    @Flag(help: "Continue the run if the ledger already has it.")
+    var resume = false
+
+    @Option(name: .customLong("batch-size"), help: "Episodes per episode unit.")
+    var batchSize: Int?
+
+    @Option(name: .customLong("max-attempts"), help: "Leases a unit may use before it is dead.")
+    var maxAttempts: Int = 5
+
+    @Option(name: .customLong("lease-seconds"), help: "Lease length without a heartbeat.")
+    var leaseSeconds: Int = 20
+
+    @Option(name: .customLong("rate"), help: "Cluster-wide requests/s per platform (default: 2000 simulated, 2 live).")
+    var rate: Double?
+
+    @Option(name: .customLong("latency-ms"), help: "Simulator latency per request.")
+    var latencyMilliseconds: Int = 0
+
+    @Option(name: .customLong("fault-5xx"), help: "Simulator: probability of a 5xx answer.")
+    var fault5xx: Double = 0
+
+    @Option(name: .customLong("fault-429"), help: "Simulator: probability of a 429 answer.")
+    var fault429: Double = 0
+
+    @Option(name: .customLong("fault-reset"), help: "Simulator: probability of a connection reset.")
+    var faultReset: Double = 0
+
+    @Option(name: .customLong("log-level"), help: "Children's log level.")
+    var logLevel: String = "notice"
+
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64") }
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...256") }
+        _ = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: date)
+        try ClusterSupport.validateSchema(schema)
+        try ClusterSupport.validateLogLevel(logLevel)
+        if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
+        if let batchSize, !(1...1_000).contains(batchSize) { throw ValidationError("--batch-size must be in 1...1000") }
+        guard (0...60_000).contains(latencyMilliseconds) else { throw ValidationError("--latency-ms must be in 0...60000") }
+        if live && (latencyMilliseconds > 0 || fault5xx > 0 || fault429 > 0 || faultReset > 0) {
+            throw ValidationError("--latency-ms and --fault-* shape the simulator; drop them with --live")
+        }
+        do { try faults.validate() } catch { throw ValidationError(error.detail) }
+    }
+
+    var faults: SimulatorFaults {
+        SimulatorFaults(
+            latencyMilliseconds: latencyMilliseconds, serverErrorRate: fault5xx, tooManyRequestsRate: fault429,
+            resetRate: faultReset)
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let databaseURL = try ClusterSupport.databaseURL(self.databaseURL)
+        let rootPath = URL(fileURLWithPath: dataRoot).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: rootPath + "/logs", withIntermediateDirectories: true)
+
+        var simulator: PlatformSimulator?
+        var crawlDate = date
+        if !live {
+            let configuration = SimulatorConfiguration(
+                seed: seed, scale: scale, date: date ?? "2026-11-25", faults: faults)
+            let sim = try await PlatformSimulator.start(configuration: configuration, host: "127.0.0.1", port: 0)
+            simulator = sim
+            crawlDate = sim.date
+            print("simulator at \(sim.baseURL) (seed \(seed), scale \(scale.rawValue), date \(sim.date))")
+            fflush(nil)
+        }
+        let spec = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: crawlDate)
+        let secret = Self.randomSecret()
+        let port = try Self.freePort()
+        let address = "tcp://127.0.0.1:\(port)"
+        let cluster = LocalCluster(
+            executable: try Self.executablePath(), logDirectory: rootPath + "/logs",
+            environment: ["WEBTOON_CLUSTER_SECRET": secret, "DATABASE_URL": databaseURL])
+
+        let outcome: Result<RunStatus, any Error>
+        do {
+            var coordinatorArguments = [
+                "coordinator", "--listen", address, "--schema", schema, "--platforms", spec.platforms.joined(separator: ","),
+                "--mode", spec.mode.rawValue, "--date", spec.crawlDate, "--exit-when-done",
+                "--max-attempts", "\(maxAttempts)", "--lease-seconds", "\(leaseSeconds)", "--idle-poll-ms", "200",
+                "--initial-rate", "\(rate ?? (live ? 2 : 2_000))", "--max-rate", "\(rate ?? (live ? 10 : 2_000))",
+                "--log-level", logLevel,
+            ]
+            if resume { coordinatorArguments.append("--resume") }
+            try cluster.start(name: "coordinator", coordinatorArguments)
+            for index in 1...workers {
+                var arguments = [
+                    "worker", "--coordinator", address, "--data-root", "file://" + rootPath, "--concurrency", "\(concurrency)",
+                    "--platforms", spec.platforms.joined(separator: ","), "--id", "worker-\(index)", "--log-level", logLevel,
+                ]
+                if let simulator { arguments += ["--base-url", simulator.baseURL] }
+                if let batchSize { arguments += ["--batch-size", "\(batchSize)"] }
+                try cluster.start(name: "worker-\(index)", arguments)
+            }
+            outcome = await Self.superviseWithSignals(cluster: cluster, address: address, secret: Array(secret.utf8), run: spec.defaultID)
+        }
+        await cluster.stopAll(grace: .seconds(10))
+        await simulator?.shutdown()
+        let elapsed = ContinuousClock.now - started
+
+        let status = try outcome.get()
+        // Later phases (reduce the accepted Parquet files per partition, load PostgreSQL) start here, from the
+        // ledger's accepted outputs of `status.id` under `rootPath`.
+        print(Self.describe(status, elapsed: elapsed, dataRoot: rootPath))
+        if status.counts.dead > 0 { throw ExitCode(2) }
+    }
+
+    /// Waits for the run to finish (showing progress), or for SIGINT/SIGTERM, or for the coordinator to die.
+    static func superviseWithSignals(
+        cluster: LocalCluster, address: String, secret: [UInt8], run: RunID
+    ) async -> Result<RunStatus, any Error> {
+        await withTaskGroup(of: Result<RunStatus, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await supervise(cluster: cluster, address: address, secret: secret, run: run)) } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+                for await signal in signals {
+                    return .failure(ValidationError("stopped by \(signal); restart with --resume to continue the run"))
+                }
+                return nil
+            }
+            var result: Result<RunStatus, any Error> = .failure(CancellationError())
+            for await value in group {
+                if let value {
+                    result = value
+                    break
+                }
+            }
+            group.cancelAll()
+            return result
+        }
+    }
+
+    static func supervise(cluster: LocalCluster, address: String, secret: [UInt8], run: RunID) async throws -> RunStatus {
+        let client = try CoordinatorStatusClient(coordinatorURL: address, secret: secret, name: "webtoon-run")
+        defer { client.close() }
+        let terminal = isatty(STDERR_FILENO) != 0
+        let started = ContinuousClock.now
+        var lastLine = ContinuousClock.now - .seconds(10)
+        while true {
+            try await Task.sleep(for: .milliseconds(250))
+            if let exited = cluster.exited(name: "coordinator") {
+                throw ValidationError("the coordinator exited with status \(exited) before the run finished; see its log")
+            }
+            guard let status = try? await client.status(includeWorkers: false, timeout: .seconds(1)),
+                let current = status.runs.first(where: { $0.id == run })
+            else { continue }
+            let counts = current.counts
+            let total = counts.pending + counts.leased + counts.done + counts.dead
+            if current.state == .finished {
+                if terminal { writeStandardError("\r\u{1B}[K") }
+                return current
+            }
+            let now = ContinuousClock.now
+            guard now - lastLine >= (terminal ? .milliseconds(250) : .seconds(5)) else { continue }
+            lastLine = now
+            let seconds = seconds(now - started)
+            let rate = Double(counts.done + counts.dead) / max(seconds, 0.001)
+            let eta = current.etaMillis.map { "\($0 / 1000) s" } ?? "?"
+            let line = "units \(counts.done + counts.dead)/\(total) (leased \(counts.leased), dead \(counts.dead)), \(fixed(rate, 1)) units/s, ETA \(eta)"
+            writeStandardError(terminal ? "\r\u{1B}[K" + line : line + "\n")
+        }
+    }
+
+    static func describe(_ status: RunStatus, elapsed: Duration, dataRoot: String) -> String {
+        let t = status.totals
+        let c = status.counts
+        let seconds = seconds(elapsed)
+        return [
+            "run \(status.id): units \(c.done + c.dead) (done \(c.done), dead \(c.dead))",
+            "requests \(t.stats.requests), retries \(t.stats.retries), 429 \(t.stats.status429), 403 \(t.stats.status403), "
+                + "5xx \(t.stats.status5xx), fetched \(t.stats.bytes) bytes",
+            "rows " + t.rowsByTable.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+            "files \(t.files), \(t.outputBytes) bytes under \(dataRoot)/optimized; lease expiries \(t.leaseExpiries), failures \(t.failures)",
+            "wall time \(fixed(seconds, 2)) s, \(fixed(Double(t.stats.requests) / max(seconds, 0.001), 1)) requests/s",
+        ].joined(separator: "\n")
+    }
+
+    static func writeStandardError(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    static func fixed(_ value: Double, _ digits: Int) -> String { CrawlCommand.fixed(value, digits) }
+
+    static func randomSecret() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &rng), radix: 16) }
+            .map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+    }
+
+    /// A loopback port nobody listens on right now (the coordinator binds it next).
+    static func freePort() throws -> Int {
+        let probe = try NNGSocket(.rep)
+        defer { probe.close() }
+        guard let port = try probe.listen("tcp://127.0.0.1:0").port else {
+            throw ValidationError("could not find a free loopback port")
+        }
+        return port
+    }
+
+    /// This executable's own path (children are the same binary).
+    static func executablePath() throws -> String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return CommandLine.arguments[0]
+    }
+}
+
+/// Child processes of one local cluster, each logging to `<logDirectory>/<name>.log`.
+final class LocalCluster: Sendable {
+    let executable: String
+    let logDirectory: String
+    let environment: [String: String]
+    private let children = Mutex<[String: Process]>([:])
+
+    init(executable: String, logDirectory: String, environment: [String: String]) {
+        self.executable = executable
+        self.logDirectory = logDirectory
+        self.environment = environment
+    }
+
+    func start(name: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let logPath = "\(logDirectory)/\(name).log"
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw ValidationError("cannot create \(logPath)")
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        children.withLock { $0[name] = process }
+    }
+
+    /// The exit status of a child that ended, nil while it runs.
+    func exited(name: String) -> Int32? {
+        children.withLock { children in
+            guard let process = children[name], !process.isRunning else { return nil }
+            return process.terminationStatus
+        }
+    }
+
+    /// SIGTERM to every child still running (workers drain, the coordinator stops), SIGKILL after `grace`.
+    func stopAll(grace: Duration) async {
+        let processes = children.withLock { Array($0.values) }
+        // Workers first, so their goodbyes reach a live coordinator.
+        for process in processes where process.isRunning && process.arguments?.first == "worker" { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while processes.contains(where: { $0.isRunning && $0.arguments?.first == "worker" }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        while processes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while processes.contains(where: \.isRunning) { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+}
