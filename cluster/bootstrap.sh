@@ -10,7 +10,7 @@ fail() { say "$*"; exit 1; }
 
 # 1. Debian packages: the five C libraries, pkg-config, curl, the PostgreSQL server and client, venv support.
 apt_packages=(libnng-dev libcurl4-openssl-dev libpq-dev libsnappy-dev libzstd-dev pkg-config curl
-    postgresql postgresql-client python3-venv openssl)
+    postgresql postgresql-client python3-venv openssl docker-compose)
 if [ "${WEBTOON_SKIP_APT:-0}" != 1 ]; then
     missing=()
     for p in "${apt_packages[@]}"; do

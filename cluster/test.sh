@@ -43,6 +43,11 @@ for target in "${targets[@]}"; do
         failed=$((failed + 1))
     fi
 done
+# The compose file cannot run here (no Docker engine): validate its schema and the topology the cluster relies on.
+if [ $# -eq 0 ]; then
+    echo "== docker-compose.yml"
+    if bash cluster/validate-compose.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_targets+=(compose); fi
+fi
 [ ${#failed_targets[@]} = 0 ] || echo "test: failing targets: ${failed_targets[*]}"
 echo "test: $passed passed, $failed failed"
 [ "$failed" = 0 ]

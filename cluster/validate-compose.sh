@@ -18,7 +18,7 @@ fi
 "${compose[@]}" -f docker-compose.yml config -q
 normalised="$("${compose[@]}" -f docker-compose.yml --profile reducer --profile tools config)"
 
-python3 - "$normalised" <<'PY'
+"$(command -v /usr/bin/python3 || command -v python3)" - "$normalised" <<'PY'
 import sys, yaml
 doc = yaml.safe_load(sys.argv[1])
 services = doc["services"]
