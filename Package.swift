@@ -156,6 +156,25 @@ let package = Package(
                 "CrawlCluster", "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "ReducerCore",
+            dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Warehouse",
+            dependencies: ["PQKit", "ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "reducer-memcheck",
+            dependencies: ["ReducerCore", "Warehouse", "PQKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ReducerCoreTests",
+            dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]
+        ),
     ]
 )
 

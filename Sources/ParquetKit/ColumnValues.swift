@@ -257,31 +257,52 @@ public struct ColumnValues: Sendable {
     }
 
     /// Appends one cell; returns false if `value` does not fit the storage (the caller reports the error).
+    ///
+    /// Switches on `storage` alone and parks an empty value in it while appending: a `switch (storage, value)`
+    /// tuple would hold a second reference to the array, so every append would copy the whole column.
     mutating func append(_ value: ParquetValue) -> Bool {
-        let before = count
-        var valid = true
-        switch (storage, value) {
-        case (.boolean(var a), .boolean(let v)):
+        if case .null = value {
+            if validity == nil { validity = Array(repeating: true, count: count) }
+            appendPlaceholder()
+            validity!.append(false)
+            return true
+        }
+        switch storage {
+        case .boolean(var a):
+            guard case .boolean(let v) = value else { return false }
             storage = .int32([])
             a.append(v)
             storage = .boolean(a)
-        case (.int32(var a), .int32(let v)), (.int32(var a), .date(let v)):
+        case .int32(var a):
+            let v: Int32
+            switch value {
+            case .int32(let x), .date(let x): v = x
+            default: return false
+            }
             storage = .boolean([])
             a.append(v)
             storage = .int32(a)
-        case (.int64(var a), .int64(let v)), (.int64(var a), .timestamp(let v)):
+        case .int64(var a):
+            let v: Int64
+            switch value {
+            case .int64(let x), .timestamp(let x): v = x
+            default: return false
+            }
             storage = .boolean([])
             a.append(v)
             storage = .int64(a)
-        case (.double(var a), .double(let v)):
+        case .double(var a):
+            guard case .double(let v) = value else { return false }
             storage = .boolean([])
             a.append(v)
             storage = .double(a)
-        case (.byteArray(var a), .string(let v)):
+        case .byteArray(var a):
+            guard case .string(let v) = value else { return false }
             storage = .boolean([])
             a.append(v)
             storage = .byteArray(a)
-        case (.list(var offsets, var elements), .list(let values)):
+        case .list(var offsets, var elements):
+            guard case .list(let values) = value else { return false }
             storage = .boolean([])
             var ok = true
             for v in values where ok {
@@ -293,18 +314,8 @@ public struct ColumnValues: Sendable {
             }
             offsets.append(elements.count)
             storage = .list(offsets: offsets, elements: elements)
-        case (_, .null):
-            valid = false
-            appendPlaceholder()
-        default:
-            return false
         }
-        if valid {
-            if validity != nil { validity!.append(true) }
-        } else {
-            if validity == nil { validity = Array(repeating: true, count: before) }
-            validity!.append(false)
-        }
+        if validity != nil { validity!.append(true) }
         return true
     }
 

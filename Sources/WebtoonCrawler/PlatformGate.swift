@@ -35,8 +35,8 @@ actor PlatformGate {
             await withCheckedContinuation { waiters.append($0) }
         }
         inFlight += 1
+        var probe = false
         do {
-            var probe = false
             while true {
                 try Task.checkCancellation()
                 let now = clock.now()
@@ -57,6 +57,7 @@ actor PlatformGate {
             if wait > .zero { try await clock.sleep(for: wait) }
             return Ticket(probe: probe)
         } catch {
+            if probe { breaker.probeAbandoned() }  // a cancelled probe must not block the platform forever
             releaseSlot()
             throw error
         }

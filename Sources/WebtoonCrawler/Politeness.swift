@@ -114,8 +114,10 @@ public struct CircuitBreaker: Sendable, Hashable {
             } else {
                 state = .closed(consecutiveTrips: trips + 1)
             }
-        case .halfOpen, .open:
+        case .halfOpen:
             open(now)
+        case .open:
+            break  // answers to requests sent before the breaker opened: already counted
         }
     }
 

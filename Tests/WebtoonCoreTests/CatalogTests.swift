@@ -105,3 +105,51 @@ import WebtoonCore
         #expect(throws: CatalogError.self) { try EndpointCatalog.load(json: text, source: "k.json", expecting: .naver) }
     }
 }
+
+@Suite struct CatalogPropertyTests {
+    /// Whatever numbers a request carries, every URL stays on the catalog's host with only safe characters.
+    @Test func urlsAreWellFormedForAnyParameters() {
+        var generator = SplitMix64(seed: 11)
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%/:?&=".unicodeScalars)
+        for _ in 0..<500 {
+            let p = EndpointParameters(
+                titleId: Int64(generator.next() >> 1), episodeId: Int64(generator.next() >> 1),
+                page: Int(generator.next() % 100_000), offset: Int(generator.next() % 1_000_000),
+                limit: Int(generator.next() % 10_000), day: Int(generator.next() % 7))
+            for catalog in [naver, kakao] {
+                for endpoint in Endpoint.required(for: catalog.platform) {
+                    let url = catalog.request(endpoint, p).url
+                    #expect(url.unicodeScalars.allSatisfy { allowed.contains($0) }, "\(url)")
+                    #expect(catalog.hosts.values.contains { url.hasPrefix($0 + "/") }, "\(url)")
+                    let namesTitle = ![.weekdayTitles, .finishedTitles].contains(endpoint)
+                        && !(catalog.platform == .kakao && endpoint == .comments)  // K5 carries only the episode id
+                    #expect(!namesTitle || url.contains(String(p.titleId!)), "\(url)")
+                }
+            }
+        }
+    }
+
+    /// Random byte damage to a catalog never crashes the loader; every refusal names the file.
+    @Test func damagedCatalogsAreRefusedWithTheirSource() throws {
+        let original = try Fixtures.config("kakao.json")
+        var generator = SplitMix64(seed: 5)
+        var refused = 0
+        for round in 0..<300 {
+            var bytes = original
+            if round % 2 == 0 {
+                bytes = Array(bytes.prefix(Int(generator.next() % UInt64(bytes.count))))
+            } else {
+                let i = Int(generator.next() % UInt64(bytes.count))
+                bytes[i] = UInt8(truncatingIfNeeded: generator.next())
+            }
+            do {
+                _ = try EndpointCatalog.load(json: bytes, source: "damaged.json")
+            } catch {
+                refused += 1
+                #expect(error.source == "damaged.json")
+                #expect(error.description.hasPrefix("damaged.json: "))
+            }
+        }
+        #expect(refused > 150)
+    }
+}

@@ -94,6 +94,8 @@ let infoRequest = EndpointCatalog.builtIn(.naver).request(.titleInfo, EndpointPa
         #expect(breaker.admit(now: .zero) == .proceed)
         breaker.recordTrip(now: .seconds(1))
         #expect(breaker.timesOpened == 1)
+        breaker.recordTrip(now: .seconds(2))  // a late answer to a request sent before it opened
+        #expect(breaker.timesOpened == 1)
         #expect(breaker.admit(now: .seconds(2)) == .wait(.seconds(9)))
         #expect(breaker.admit(now: .seconds(11)) == .probe)
         if case .wait = breaker.admit(now: .seconds(11)) {} else { Issue.record("a second caller must wait for the probe") }

@@ -1,0 +1,178 @@
+import Foundation
+import ParquetKit
+import ReducerCore
+import Testing
+
+@Suite struct ProcessedReducerTests {
+    static let day = CalendarDay(year: 2026, month: 11, day: 24)!
+
+    /// Writes `rows` with the full processed schema (platform included), as a worker's accepted output would be.
+    static func writeInput(_ rows: [EpisodeRow], to path: String) throws {
+        let writer = try ParquetWriter(path: path, schema: try ParquetSchema(EpisodeRow.parquetColumns))
+        for row in rows { try writer.append(row: row.parquetValues) }
+        try writer.close()
+    }
+
+    /// Reads every partition back through the public reader, platform taken from the path.
+    static func readBack(_ root: String) throws -> [EpisodeRow] {
+        var rows: [EpisodeRow] = []
+        for partition in try ParquetDataset(root: root + "/episodes").partitions() {
+            let platform = try #require(partition.partition.value(of: "platform"))
+            #expect(partition.files.count == 1, "one compacted file per partition")
+            for file in partition.files {
+                try ProcessedReducer.readRows(EpisodeRow.self, from: file, platform: platform) { rows.append($0) }
+            }
+        }
+        return rows
+    }
+
+    func python() throws -> String {
+        try #require(
+            ProcessInfo.processInfo.environment["WEBTOON_PYTHON"],
+            "WEBTOON_PYTHON must point at the venv python with pyarrow (cluster/setup.sh sets it)")
+    }
+
+    /// pyarrow, as an independent reader: row count, distinct keys and likes per platform of the whole dataset.
+    func pyarrowSummary(_ root: String) throws -> [String: Any] {
+        let script = """
+            import json, sys, pyarrow.dataset as ds
+            t = ds.dataset(sys.argv[1], format="parquet", partitioning="hive").to_table()
+            rows = t.to_pylist()
+            keys = {(r["platform"], str(r["snapshot_date"]), r["title_id"], r["episode_id"]) for r in rows}
+            likes = {}
+            for r in rows:
+                likes.setdefault(r["platform"], 0)
+                likes[r["platform"]] += r["likes"] or 0
+            nulls = sum(1 for r in rows if r["likes"] is None)
+            print(json.dumps({"rows": len(rows), "keys": len(keys), "likes": likes, "nullLikes": nulls,
+                              "columns": sorted(t.column_names)}))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try python())
+        process.arguments = ["-c", script, root + "/episodes"]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "pyarrow failed: \(message)")
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func reducesDuplicatesAcrossFilesIntoOneFilePerPartitionAndReplacesOnRerun() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        var g = SplitMix64(seed: 77)
+        // 3 files, overlapping keys over 3 days and both platforms, a budget that forces spills.
+        let inputs = try (0..<3).map { index in
+            let rows = (0..<1500).map { _ in randomEpisode(using: &g, keySpace: 2000, day: Self.day) }
+            let path = folder + "/input-\(index).parquet"
+            try Self.writeInput(rows, to: path)
+            return (path, rows)
+        }
+        let all = inputs.flatMap(\.1)
+        let reducer = ProcessedReducer(
+            outputRoot: folder + "/processed",
+            sortConfiguration: ExternalSortConfiguration(
+                memoryBudget: 64 << 10, spillDirectory: folder, blockBytes: 4096),
+            logger: testLogger)
+        let summary = try reducer.reduce(EpisodeRow.self, inputs: inputs.map(\.0), runID: "run-1")
+        let expected = ExternalSortTests.reference(all)
+        #expect(summary.inputRows == all.count)
+        #expect(summary.outputRows == expected.count)
+        #expect(summary.sort.spilledRuns > 1)
+        let partitionKeys = Set(expected.map { "\($0.snapshotDate)/\($0.platform)" })
+        #expect(summary.partitions.count == partitionKeys.count)
+        #expect(summary.partitions.allSatisfy { $0.directory.contains("/processed/episodes/year=2026/month=11/day=") })
+
+        let back = try Self.readBack(folder + "/processed")
+        #expect(back.sorted { sortKey($0).lexicographicallyPrecedes(sortKey($1)) } == expected)
+
+        let checked = try pyarrowSummary(folder + "/processed")
+        #expect(checked["rows"] as? Int == expected.count)
+        #expect(checked["keys"] as? Int == expected.count, "duplicate keys in the output")
+        #expect(checked["nullLikes"] as? Int == expected.filter { $0.likes == nil }.count)
+        let likes = checked["likes"] as? [String: Int]
+        for platform in ["naver", "kakao"] {
+            #expect(
+                likes?[platform] == Int(expected.filter { $0.platform == platform }.compactMap(\.likes).reduce(0, +)))
+        }
+        #expect((checked["columns"] as? [String])?.contains("platform") == true)
+
+        // The same run again: same files, not twice the rows.
+        let files = summary.partitions.map(\.file).sorted()
+        let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        _ = try reducer.reduce(EpisodeRow.self, inputs: inputs.map(\.0), runID: "run-1")
+        #expect(try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
+        #expect(try pyarrowSummary(folder + "/processed")["rows"] as? Int == expected.count)
+
+        // A later run covering one partition replaces exactly that partition.
+        let target = try #require(summary.partitions.first)
+        let replacement = expected.filter { $0.snapshotDate == target.snapshotDate && $0.platform == target.platform }
+            .prefix(5).map { row -> EpisodeRow in
+                var newer = row
+                newer.fetchedAt += 1000
+                newer.title = "replaced"
+                return newer
+            }
+        try Self.writeInput(Array(replacement), to: folder + "/late.parquet")
+        let second = try reducer.reduce(EpisodeRow.self, inputs: [folder + "/late.parquet"], runID: "run-2")
+        #expect(second.partitions.map(\.directory) == [target.directory])
+        let after = try Self.readBack(folder + "/processed")
+        #expect(after.count == expected.count - target.rows + replacement.count)
+        #expect(after.filter { $0.title == "replaced" }.count == replacement.count)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.directory) == ["part-run-2-a0.parquet"])
+        #expect(!contents(of: folder + "/processed").contains { $0.contains(".staging") || $0.contains(".old") })
+    }
+
+    @Test func aFileWithoutARequiredColumnIsAClearError() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        let path = folder + "/bad.parquet"
+        let columns = EpisodeRow.parquetColumns.filter { $0.name != "missing_reason" }
+        let writer = try ParquetWriter(path: path, schema: try ParquetSchema(columns))
+        var g = SplitMix64(seed: 1)
+        let row = randomEpisode(using: &g, keySpace: 10, day: Self.day)
+        var cells = row.parquetValues
+        cells.remove(at: EpisodeRow.parquetColumns.firstIndex { $0.name == "missing_reason" }!)
+        try writer.append(row: cells)
+        try writer.close()
+        let reducer = ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+        let error = #expect(throws: ReducerError.self) {
+            _ = try reducer.reduce(EpisodeRow.self, inputs: [path], runID: "r")
+        }
+        #expect(error?.subject == path)
+        #expect(error?.detail.contains("missing_reason") == true)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/processed/episodes"))
+    }
+}
+
+@Suite struct ProcessedReducerRecoveryTests {
+    @Test func anInterruptedSwapIsRepairedOnTheNextRun() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        var g = SplitMix64(seed: 3)
+        let rows = (0..<400).map { _ in randomEpisode(using: &g, keySpace: 300, day: ProcessedReducerTests.day) }
+        try ProcessedReducerTests.writeInput(rows, to: folder + "/in.parquet")
+        let reducer = ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+        let summary = try reducer.reduce(EpisodeRow.self, inputs: [folder + "/in.parquet"], runID: "r1")
+        let before = try ProcessedReducerTests.readBack(folder + "/processed").count
+        #expect(before == summary.outputRows)
+
+        // A crash between the two renames: one partition is only under its aside name, plus a stale staging folder.
+        let victim = try #require(summary.partitions.first)
+        let parent = String(victim.directory[..<victim.directory.lastIndex(of: "/")!])
+        let name = String(victim.directory[victim.directory.index(after: victim.directory.lastIndex(of: "/")!)...])
+        try FileManager.default.moveItem(atPath: victim.directory, toPath: parent + "/.old-r2-" + name)
+        try FileManager.default.createDirectory(
+            atPath: parent + "/.staging-r2-" + name, withIntermediateDirectories: true)
+        #expect(try ProcessedReducerTests.readBack(folder + "/processed").count == before - victim.rows)
+
+        try reducer.recover(.episodes)
+        #expect(try ProcessedReducerTests.readBack(folder + "/processed").count == before)
+        #expect(!contents(of: folder + "/processed").contains { $0.contains(".old-") || $0.contains(".staging-") })
+    }
+}
