@@ -65,7 +65,7 @@ public struct RunReducer: Sendable {
 
     /// Blocking. `runID` is the cluster run id (it names the processed files after filtering to `[A-Za-z0-9_-]`).
     public func reduce(outputs: [AcceptedOutput], runID: String) throws -> RunReduceSummary {
-        let groups = try Self.group(outputs)
+        let groups = try Self.group(outputs.map(\.file))
         let fileRunID = Self.fileSafe(runID)
         let staging = dataRoot.path + "/.reduce-staging-" + fileRunID
         try? FileManager.default.removeItem(atPath: staging)
@@ -88,7 +88,12 @@ public struct RunReducer: Sendable {
 
     /// The (day, platform) slices the accepted outputs cover, from their paths alone (no file is read).
     public static func slices(of outputs: [AcceptedOutput]) throws -> [ProcessedSlice] {
-        try group(outputs).keys.sorted()
+        try slices(of: outputs.map(\.file))
+    }
+
+    /// The (day, platform) slices of accepted files; a path or table the workers never write is refused by name.
+    public static func slices(of files: [OutputFile]) throws -> [ProcessedSlice] {
+        try group(files).keys.sorted()
     }
 
     /// Parses `1GiB`, `512MiB`, `64KiB` or a plain byte count.
@@ -111,18 +116,18 @@ public struct RunReducer: Sendable {
     }
 
     struct InputFile {
-        let output: AcceptedOutput
+        let output: OutputFile
         let table: CrawlTable
         let platform: Platform
     }
 
     /// Accepted outputs by (day, platform), from their hive paths; anything else is refused by name.
-    static func group(_ outputs: [AcceptedOutput]) throws(CrawlReduceError) -> [ProcessedSlice: [InputFile]] {
+    static func group(_ outputs: [OutputFile]) throws(CrawlReduceError) -> [ProcessedSlice: [InputFile]] {
         var groups: [ProcessedSlice: [InputFile]] = [:]
         for output in outputs {
-            let path = output.file.path
-            guard let table = CrawlTable(rawValue: output.file.table) else {
-                throw CrawlReduceError(.badOutputList, subject: path, "table '\(output.file.table)' is not a worker table")
+            let path = output.path
+            guard let table = CrawlTable(rawValue: output.table) else {
+                throw CrawlReduceError(.badOutputList, subject: path, "table '\(output.table)' is not a worker table")
             }
             var values: [String: String] = [:]
             for part in path.split(separator: "/") {
@@ -174,30 +179,30 @@ public struct RunReducer: Sendable {
 
     /// Checks one accepted file against its manifest entry, then appends its records.
     private func read(_ file: InputFile, into batch: inout RecordBatch) throws {
-        let path = dataRoot.path + "/" + file.output.file.path
+        let path = dataRoot.path + "/" + file.output.path
         let bytes: Data
         do {
             bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
             throw CrawlReduceError(.unreadableInput, subject: path, "\(error)")
         }
-        guard Int64(bytes.count) == file.output.file.bytes else {
+        guard Int64(bytes.count) == file.output.bytes else {
             throw CrawlReduceError(
-                .corruptInput, subject: path, "\(bytes.count) bytes, the ledger accepted \(file.output.file.bytes)")
+                .corruptInput, subject: path, "\(bytes.count) bytes, the ledger accepted \(file.output.bytes)")
         }
         let digest = SHA256.hash(data: bytes).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
-        guard digest == file.output.file.sha256 else {
+        guard digest == file.output.sha256 else {
             throw CrawlReduceError(
-                .corruptInput, subject: path, "SHA-256 \(digest) differs from the accepted \(file.output.file.sha256)")
+                .corruptInput, subject: path, "SHA-256 \(digest) differs from the accepted \(file.output.sha256)")
         }
         do {
             let reader = try ParquetReader(bytes: [UInt8](bytes), name: path)
-            guard Int64(reader.rowCount) == file.output.file.rows else {
+            guard Int64(reader.rowCount) == file.output.rows else {
                 throw CrawlReduceError(
-                    .corruptInput, subject: path, "\(reader.rowCount) rows, the ledger accepted \(file.output.file.rows)")
+                    .corruptInput, subject: path, "\(reader.rowCount) rows, the ledger accepted \(file.output.rows)")
             }
             let columns = file.table.schema.columns
             for group in 0..<reader.rowGroupCount {
