@@ -1,5 +1,5 @@
 public import ClusterKit
-import ClusterCore
+public import ClusterCore
 public import CrawlCluster
 import Crypto
 import Foundation
@@ -14,6 +14,16 @@ public struct RunReduceSummary: Sendable, Hashable {
     public var tables: [ReduceSummary]
     /// Every (snapshot day, platform) the run's processed tables now hold.
     public var slices: [ProcessedSlice]
+}
+
+/// An accepted output file and the unit that wrote it.
+public struct UnitFile: Sendable, Hashable {
+    public var unit: String
+    public var file: OutputFile
+    public init(unit: String, file: OutputFile) {
+        self.unit = unit
+        self.file = file
+    }
 }
 
 /// One (snapshot day, platform) of the processed tables.
@@ -33,9 +43,9 @@ public struct ProcessedSlice: Sendable, Hashable, Comparable {
 ///
 /// Inputs are ONLY the files the ledger accepted (never a directory listing): each is checked against its manifest
 /// entry (size, SHA-256) and read back; any failure stops the reduce before anything under `processed/` changes.
-/// Per (day, platform) the small tables (titles, details, genres) and an index of episode stats are held in memory,
-/// episodes are streamed file by file; the mapped rows go to private staging files, which `ProcessedReducer` sorts
-/// and deduplicates within `memoryBudget` and swaps into place partition by partition.
+/// Per (day, platform) the small tables (titles, details, genres) are held in memory; episodes join their stats one
+/// unit at a time (episodes whose stats another unit wrote, in a second pass). The mapped rows go to private staging
+/// files, which `ProcessedReducer` sorts and deduplicates within `memoryBudget` and swaps in partition by partition.
 ///
 /// Blocking file I/O: call `reduce` on a dedicated thread (`reduceOnDedicatedThread` does).
 public struct RunReducer: Sendable {
@@ -65,7 +75,12 @@ public struct RunReducer: Sendable {
 
     /// Blocking. `runID` is the cluster run id (it names the processed files after filtering to `[A-Za-z0-9_-]`).
     public func reduce(outputs: [AcceptedOutput], runID: String) throws -> RunReduceSummary {
-        let groups = try Self.group(outputs.map(\.file))
+        try reduce(files: outputs.map { UnitFile(unit: $0.unit, file: $0.file) }, runID: runID)
+    }
+
+    /// Blocking; the same for accepted files given with the unit that wrote each.
+    public func reduce(files outputs: [UnitFile], runID: String) throws -> RunReduceSummary {
+        let groups = try Self.group(outputs.map { ($0.unit, $0.file) })
         let fileRunID = Self.fileSafe(runID)
         let staging = dataRoot.path + "/.reduce-staging-" + fileRunID
         try? FileManager.default.removeItem(atPath: staging)
@@ -93,7 +108,7 @@ public struct RunReducer: Sendable {
 
     /// The (day, platform) slices of accepted files; a path or table the workers never write is refused by name.
     public static func slices(of files: [OutputFile]) throws -> [ProcessedSlice] {
-        try group(files).keys.sorted()
+        try group(files.map { ("", $0) }).keys.sorted()
     }
 
     /// Parses `1GiB`, `512MiB`, `64KiB` or a plain byte count.
@@ -116,15 +131,16 @@ public struct RunReducer: Sendable {
     }
 
     struct InputFile {
+        let unit: String
         let output: OutputFile
         let table: CrawlTable
         let platform: Platform
     }
 
     /// Accepted outputs by (day, platform), from their hive paths; anything else is refused by name.
-    static func group(_ outputs: [OutputFile]) throws(CrawlReduceError) -> [ProcessedSlice: [InputFile]] {
+    static func group(_ outputs: [(unit: String, file: OutputFile)]) throws(CrawlReduceError) -> [ProcessedSlice: [InputFile]] {
         var groups: [ProcessedSlice: [InputFile]] = [:]
-        for output in outputs {
+        for (unit, output) in outputs {
             let path = output.path
             guard let table = CrawlTable(rawValue: output.table) else {
                 throw CrawlReduceError(.badOutputList, subject: path, "table '\(output.table)' is not a worker table")
@@ -144,7 +160,7 @@ public struct RunReducer: Sendable {
                     .badOutputList, subject: path, "not an optimized/TABLE/year=/month=/day=/platform= path")
             }
             groups[ProcessedSlice(snapshotDate: day, platform: platform.rawValue), default: []].append(
-                InputFile(output: output, table: table, platform: platform))
+                InputFile(unit: unit, output: output, table: table, platform: platform))
         }
         return groups
     }
@@ -158,13 +174,39 @@ public struct RunReducer: Sendable {
         let small = try batch([.titles, .titleDetails, .genres])
         try mapped.write(CrawlRowMapper.titleRows(titles: small.titles, details: small.titleDetails).map(\.parquetValues), .titles, TitleRow.parquetColumns)
         try mapped.write(CrawlRowMapper.genreRows(genres: small.genres, details: small.titleDetails).map(\.parquetValues), .genres, GenreRow.parquetColumns)
-        let stats = CrawlRowMapper.statsIndex(try batch([.episodeStats]).episodeStats)
-        var missing = 0
-        for file in files where file.table == .episodes {
+        // Episodes join their stats unit by unit (a unit writes an episode page and its stats together), so memory
+        // is bounded by one unit; episodes whose stats another unit wrote are matched in a second pass.
+        func key(_ e: EpisodeRecord) -> CrawlRowMapper.StatsKey { .init(titleID: e.titleId, episodeID: e.episodeId) }
+        let statsFiles = Dictionary(grouping: files.filter { $0.table == .episodeStats }, by: \.unit)
+        let episodeFiles = Dictionary(grouping: files.filter { $0.table == .episodes }, by: \.unit)
+        var unmatched: [EpisodeRecord] = []
+        for unit in episodeFiles.keys.sorted() {
             var records = RecordBatch()
-            try read(file, into: &records)
-            let rows = records.episodes.map { e in
-                let s = stats[CrawlRowMapper.StatsKey(titleID: e.titleId, episodeID: e.episodeId)]
+            for file in statsFiles[unit] ?? [] { try read(file, into: &records) }
+            let stats = CrawlRowMapper.statsIndex(records.episodeStats)
+            for file in episodeFiles[unit]! { try read(file, into: &records) }
+            var rows: [[ParquetValue]] = []
+            for e in records.episodes {
+                if let s = stats[key(e)] { rows.append(CrawlRowMapper.episodeRow(e, stats: s).parquetValues) } else {
+                    unmatched.append(e)
+                }
+            }
+            try mapped.write(rows, .episodes, EpisodeRow.parquetColumns)
+        }
+        var missing = 0
+        if !unmatched.isEmpty {
+            let wanted = Set(unmatched.map(key))
+            var found: [CrawlRowMapper.StatsKey: EpisodeStatsRecord] = [:]
+            for file in files where file.table == .episodeStats {
+                var records = RecordBatch()
+                try read(file, into: &records)
+                for (k, s) in CrawlRowMapper.statsIndex(records.episodeStats) where wanted.contains(k) {
+                    if let existing = found[k], existing.fetchedAt >= s.fetchedAt { continue }
+                    found[k] = s
+                }
+            }
+            let rows = unmatched.map { e in
+                let s = found[key(e)]
                 if s == nil { missing += 1 }
                 return CrawlRowMapper.episodeRow(e, stats: s).parquetValues
             }
