@@ -124,10 +124,14 @@ public struct RunReducer: Sendable {
 
     /// `[A-Za-z0-9_-]` only (run ids may hold `.` and `+`), as `ProcessedReducer` names files with it.
     public static func fileSafe(_ runID: String) -> String {
-        String(String.UnicodeScalarView(runID.unicodeScalars.map { scalar in
-            scalar.properties.isASCIIHexDigit || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
-                || scalar == "_" || scalar == "-" ? scalar : "_"
-        }).prefix(128))
+        var scalars = String.UnicodeScalarView()
+        for scalar in runID.unicodeScalars.prefix(128) {
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", "-": scalars.append(scalar)
+            default: scalars.append("_")
+            }
+        }
+        return String(scalars)
     }
 
     struct InputFile {
