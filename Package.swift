@@ -186,7 +186,7 @@ let package = Package(
             name: "CrawlReduceIntegrationTests",
             dependencies: [
                 "CrawlReduce", "CrawlCluster", "ClusterKit", "ClusterCore", "ReducerCore", "Warehouse", "WebtoonCore",
-                "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
+                "WebtoonSimulator", "ParquetKit", "PQKit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
     ]
