@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "webtoon",
             dependencies: [
-                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator", "CrawlCluster", "ClusterKit", "ClusterCore",
+                "WebtoonCore", "WebtoonCrawler", "WebtoonSimulator", "CrawlCluster", "CrawlReduce", "ReducerCore", "Warehouse", "ClusterKit", "ClusterCore",
                 "ClusterMonitor", "CurlKit", "PQKit", "NNGKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,6 +175,20 @@ let package = Package(
         .testTarget(
             name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]
         ),
+        // Accepted worker outputs of a run -> processed tables -> warehouse slices -> models.
+        .target(
+            name: "CrawlReduce",
+            dependencies: [
+                "CrawlCluster", "ReducerCore", "Warehouse", "ClusterKit", "ClusterCore", "WebtoonCore", "ParquetKit", "PQKit",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "CrawlReduceIntegrationTests",
+            dependencies: [
+                "CrawlReduce", "CrawlCluster", "ClusterKit", "ClusterCore", "ReducerCore", "Warehouse", "WebtoonCore",
+                "WebtoonSimulator", "ParquetKit", "PQKit",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ]
 )
 

@@ -61,6 +61,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL schema of the ledger.")
     var schema: String = "webtoon_run"
 
+    @Flag(name: .customLong("no-load"), help: "Stop after the crawl: no reduce, load or model build.")
+    var noLoad = false
+
+    @Option(name: .customLong("memory-budget"), help: "Reduce sort memory budget, e.g. 1GiB.")
+    var memoryBudget: String = "1GiB"
+
+    @Option(name: .customLong("warehouse-suffix"), help: "Suffix of the warehouse/site/dashboard schemas; none by default.")
+    var warehouseSuffix: String?
+
     @Flag(help: "Continue the run if the ledger already has it.")
     var resume = false
 
@@ -164,10 +173,20 @@ struct RunCommand: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - started
 
         let status = try outcome.get()
-        // Later phases (reduce the accepted Parquet files per partition, load PostgreSQL) start here, from the
-        // ledger's accepted outputs of `status.id` under `rootPath`.
         print(Self.describe(status, elapsed: elapsed, dataRoot: rootPath))
         if status.counts.dead > 0 { throw ExitCode(2) }
+        // Reduce the ledger's accepted outputs, load the warehouse and build the models.
+        guard !noLoad else { return }
+        var options = WarehouseOptions()
+        options.databaseURL = databaseURL
+        options.schema = schema
+        options.warehouseSuffix = warehouseSuffix
+        options.logLevel = logLevel
+        let logger = ClusterSupport.logger("webtoon.run", level: logLevel)
+        _ = try await ReducePipeline.reduce(
+            run: status.id.rawValue, dataRoot: rootPath, memoryBudget: memoryBudget, options: options, logger: logger)
+        _ = try await ReducePipeline.load(run: status.id.rawValue, dataRoot: rootPath, options: options, logger: logger)
+        try await ReducePipeline.buildModels(options: options, logger: logger)
     }
 
     /// Waits for the run to finish (showing progress), or for SIGINT/SIGTERM, or for the coordinator to die.

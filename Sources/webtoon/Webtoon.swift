@@ -14,7 +14,7 @@ struct Webtoon: AsyncParsableCommand {
         version: WebtoonVersion.string,
         subcommands: [
             SimulateCommand.self, CrawlCommand.self, CoordinatorCommand.self, WorkerCommand.self, UnitsCommand.self,
-            RunCommand.self, StatusCommand.self,
+            RunCommand.self, StatusCommand.self, ReduceCommand.self, LoadCommand.self, ModelsCommand.self,
         ]
     )
 }

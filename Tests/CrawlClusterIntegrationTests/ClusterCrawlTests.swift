@@ -38,7 +38,7 @@ import Glibc
             let run = try Child(
                 "run",
                 ["run", "--workers", "3", "--concurrency", "3", "--mode", "full", "--scale", "small", "--date", Self.date,
-                 "--data-root", root, "--schema", schema, "--batch-size", "7", "--log-level", "warning"],
+                 "--data-root", root, "--schema", schema, "--batch-size", "7", "--log-level", "warning", "--no-load"],
                 logs: root)
             let status = await run.wait(timeout: .seconds(120))
             let log = run.log

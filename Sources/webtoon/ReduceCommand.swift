@@ -1,0 +1,131 @@
+import ArgumentParser
+import ClusterCore
+import ClusterKit
+import CrawlCluster
+import CrawlReduce
+import Foundation
+import Logging
+import PQKit
+import ReducerCore
+import Warehouse
+
+/// Options every reduce/load/models command shares.
+struct WarehouseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (default: $DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "PostgreSQL schema of the cluster ledger.")
+    var schema: String = "cluster"
+
+    @Option(
+        name: .customLong("warehouse-suffix"),
+        help: "Suffix of the warehouse/site/dashboard schemas (e.g. `t1` uses warehouse_t1…); none by default.")
+    var warehouseSuffix: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "notice"
+
+    var schemas: WarehouseSchemas { warehouseSuffix.map { WarehouseSchemas(suffix: $0) } ?? WarehouseSchemas() }
+
+    func connect() async throws -> PGConnection {
+        try await PGConnection.connect(try ClusterSupport.databaseURL(databaseURL))
+    }
+
+    /// The ledger's accepted outputs of `run`.
+    func acceptedOutputs(run: String, logger: Logger) async throws -> [AcceptedOutput] {
+        try ClusterSupport.validateSchema(schema)
+        guard let runID = RunID(rawValue: run) else { throw ValidationError("--run \"\(run)\" is not a run id") }
+        let connection = try await connect()
+        let outputs: [AcceptedOutput]
+        do {
+            outputs = try await PostgresLedgerStore(connection: connection, schema: schema, logger: logger)
+                .acceptedOutputs(run: runID)
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        guard !outputs.isEmpty else { throw ValidationError("run \(run) has no accepted outputs in schema \(schema)") }
+        return outputs
+    }
+}
+
+/// The reduce → load → models pipeline shared by `reduce`, `load` and `run`.
+enum ReducePipeline {
+    static func reduce(
+        run: String, dataRoot: String, memoryBudget: String, options: WarehouseOptions, logger: Logger
+    ) async throws -> RunReduceSummary {
+        guard let budget = RunReducer.parseBytes(memoryBudget), budget >= 1 << 20 else {
+            throw ValidationError("--memory-budget \"\(memoryBudget)\" must be a size of at least 1MiB, e.g. 1GiB")
+        }
+        let root = try DataRoot(url: dataRoot.hasPrefix("file://") ? dataRoot : "file://" + absolute(dataRoot))
+        let outputs = try await options.acceptedOutputs(run: run, logger: logger)
+        let summary = try await RunReducer(dataRoot: root, memoryBudget: budget, logger: logger)
+            .reduceOnDedicatedThread(outputs: outputs, runID: run)
+        for table in summary.tables {
+            print("reduced \(table.table): \(table.inputRows) rows in, \(table.outputRows) rows out, \(table.partitions.count) partitions")
+        }
+        return summary
+    }
+
+    static func load(run: String, dataRoot: String, options: WarehouseOptions, logger: Logger) async throws -> RunLoadSummary {
+        let root = try DataRoot(url: dataRoot.hasPrefix("file://") ? dataRoot : "file://" + absolute(dataRoot))
+        let slices = try RunReducer.slices(of: try await options.acceptedOutputs(run: run, logger: logger))
+        let connection = try await options.connect()
+        do {
+            let summary = try await RunLoader(schemas: options.schemas, logger: logger).load(
+                processedRoot: root.path + "/processed", days: Set(slices.map(\.snapshotDate)), runID: run,
+                on: connection)
+            await connection.close()
+            for table in ProcessedTable.allCases where summary.rowsPerTable[table] != nil {
+                print("loaded \(table): \(summary.rowsPerTable[table]!) rows")
+            }
+            print("slices replaced: \(summary.replacedSlices) of \(summary.results.count)")
+            return summary
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    static func buildModels(options: WarehouseOptions, logger: Logger) async throws {
+        let connection = try await options.connect()
+        do {
+            let report = try await RunLoader(schemas: options.schemas, logger: logger).buildModels(on: connection)
+            await connection.close()
+            for name in report.tableRows.keys.sorted() { print("model \(name): \(report.tableRows[name]!) rows") }
+            print("data tests passed: \(report.tests.count)")
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// `webtoon reduce`: the accepted Parquet files of a run → `processed/` tables.
+struct ReduceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reduce",
+        abstract: "Reduce the ledger's accepted outputs of a run into processed/ Parquet tables.")
+
+    @Option(help: "Run id (e.g. 2026-11-25.daily.kakao+naver).")
+    var run: String
+
+    @Option(name: .customLong("data-root"), help: "Data root: file:///absolute/path or a local folder.")
+    var dataRoot: String = "webtoon-data"
+
+    @Option(name: .customLong("memory-budget"), help: "Sort memory budget, e.g. 1GiB or 256MiB.")
+    var memoryBudget: String = "1GiB"
+
+    @OptionGroup var options: WarehouseOptions
+
+    func run() async throws {
+        let logger = ClusterSupport.logger("webtoon.reduce", level: options.logLevel)
+        _ = try await ReducePipeline.reduce(
+            run: run, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
+    }
+}

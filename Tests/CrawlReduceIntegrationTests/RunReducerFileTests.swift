@@ -1,0 +1,94 @@
+import ClusterCore
+import CrawlCluster
+import CrawlReduce
+import Crypto
+import Foundation
+import ParquetKit
+import ReducerCore
+import Testing
+import WebtoonCore
+
+/// `RunReducer` on hand-written accepted files (real Parquet on disk, no database): the episode ⟕ stats join across
+/// units and the NULL-with-reason rule, end to end through `processed/`.
+@Suite struct RunReducerFileTests {
+    static let date = CrawlDate("2026-11-25")!
+
+    /// Writes the records of one unit as the worker would (one file per table and partition) and returns the manifest.
+    func write(_ batch: RecordBatch, unit: String, root: String) throws -> [UnitFile] {
+        var files: [UnitFile] = []
+        for (key, rows) in CrawlRows.rows(of: batch) {
+            let relative =
+                "optimized/\(key.table.rawValue)/year=2026/month=11/day=25/platform=\(key.platform.rawValue)/part-\(unit)-a1.parquet"
+            let path = root + "/" + relative
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let writer = try ParquetWriter(path: path, schema: key.table.schema)
+            for row in rows { try writer.append(row: row) }
+            _ = try writer.close()
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            files.append(
+                UnitFile(
+                    unit: unit,
+                    file: OutputFile(path: relative, table: key.table.rawValue, rows: Int64(rows.count), bytes: Int64(data.count), sha256: digest)))
+        }
+        return files
+    }
+
+    func episode(_ id: Int64) -> EpisodeRecord {
+        EpisodeRecord(
+            platform: .naver, titleId: 7, episodeId: id, no: id, title: "\(id)화", publishedDate: CrawlDate("2026-11-0\(id)"),
+            publishedSource: nil, thumbnailUrl: "https://img/\(id)", paid: nil, crawlDate: Self.date, fetchedAt: 5_000)
+    }
+
+    func stats(_ id: Int64, likes: Int64) -> EpisodeStatsRecord {
+        EpisodeStatsRecord(
+            platform: .naver, titleId: 7, episodeId: id, likes: likes, comments: 3, rating: 9.5, ratingCount: nil,
+            views: nil, missingReason: nil, crawlDate: Self.date, fetchedAt: 6_000)
+    }
+
+    @Test func episodesJoinStatsAcrossUnitsAndKeepNullsWithReasons() throws {
+        let root = NSTemporaryDirectory() + "runreducer-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var list = RecordBatch()
+        list.titles = [
+            TitleRecord(
+                platform: .naver, titleId: 7, name: "t", author: "a", thumbnailUrl: "https://img/t", weekdays: [2],
+                completed: false, adult: false, crawlDate: Self.date, fetchedAt: 1_000)
+        ]
+        var u1 = RecordBatch()
+        u1.episodes = [episode(1), episode(2), episode(3)]
+        u1.episodeStats = [stats(1, likes: 10)]
+        var u2 = RecordBatch()
+        u2.episodeStats = [stats(2, likes: 20)]
+        let files = try write(list, unit: "list", root: root) + write(u1, unit: "u1", root: root) + write(u2, unit: "u2", root: root)
+
+        let reducer = RunReducer(dataRoot: try DataRoot(url: "file://" + root), memoryBudget: 4 << 20, logger: testLogger)
+        let summary = try reducer.reduce(files: files, runID: "2026-11-25.full.naver")
+        #expect(summary.slices == [ProcessedSlice(snapshotDate: CalendarDay("2026-11-25")!, platform: "naver")])
+        let partition = try #require(summary.tables.first { $0.table == .episodes }?.partitions.first)
+        let rows = try ProcessedFileReader<EpisodeRow>(path: partition.file, platform: "naver").nextRowGroup() ?? []
+        #expect(rows.map(\.episodeID) == [1, 2, 3])
+        #expect(rows.map(\.likes) == [10, 20, nil])
+        #expect(rows[2].comments == nil && rows[2].missingReason != nil && rows[0].missingReason == nil)
+        #expect(rows[0].publishedDate == CalendarDay("2026-11-01"))
+        // A title without a detail file still gets its row (no views, not restricted) rather than vanishing.
+        let titles = try #require(summary.tables.first { $0.table == .titles })
+        #expect(titles.outputRows == 1)
+        #expect(!FileManager.default.fileExists(atPath: root + "/.reduce-staging-2026-11-25_full_naver"))
+
+        // A manifest that disagrees with the file (one byte more than written) is refused by name, before any change.
+        var wrong = files
+        let index = try #require(wrong.firstIndex { $0.file.table == "episode_stats" })
+        let f = wrong[index].file
+        wrong[index] = UnitFile(unit: wrong[index].unit, file: OutputFile(path: f.path, table: f.table, rows: f.rows, bytes: f.bytes + 1, sha256: f.sha256))
+        let before = try Data(contentsOf: URL(fileURLWithPath: partition.file))
+        #expect {
+            try reducer.reduce(files: wrong, runID: "2026-11-25.full.naver")
+        } throws: { error in
+            guard let error = error as? CrawlReduceError else { return false }
+            return error.code == .corruptInput && error.subject == root + "/" + f.path
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: partition.file)) == before)
+    }
+}
