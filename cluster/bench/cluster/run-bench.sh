@@ -19,7 +19,7 @@ trap 'rm -rf "$scratch"' EXIT
 for workers in 1 3; do
   for i in $(seq 1 "$RUNS"); do
     schema="bench_cluster_${workers}_${i}_$$"
-    out=$("$BIN" run --mode daily --scale "$SCALE" --latency-ms "$LATENCY" --workers "$workers" --concurrency 4 \
+    out=$("$BIN" run --no-load --mode daily --scale "$SCALE" --latency-ms "$LATENCY" --workers "$workers" --concurrency 4 \
       --schema "$schema" --data-root "$scratch/run-$workers-$i" 2>/dev/null)
     "$PSQL" "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
     wall=$(sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' <<<"$out")
