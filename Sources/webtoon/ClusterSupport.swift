@@ -42,8 +42,9 @@ enum ClusterSupport {
             throw ValidationError("no cluster secret: give --secret-file PATH or set \(secretVariable) (the same on every node)")
         }
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-        guard bytes.count >= 16 else {
-            throw ValidationError("the cluster secret from \(source) is \(bytes.count) bytes; it needs at least 16")
+        guard bytes.count >= WireCodec.minimumSecretBytes else {
+            throw ValidationError(
+                "the cluster secret from \(source) is \(bytes.count) bytes; it needs at least \(WireCodec.minimumSecretBytes)")
         }
         return bytes
     }

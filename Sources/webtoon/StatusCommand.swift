@@ -23,7 +23,6 @@ struct StatusCommand: AsyncParsableCommand {
             """
     )
 
-    static let secretVariable = "WEBTOON_CLUSTER_SECRET"
 
     @Option(help: "The coordinator's nng address: tcp://HOST:PORT or tls+tcp://HOST:PORT.")
     var coordinator: String = "tcp://127.0.0.1:7070"
@@ -52,7 +51,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let secret = try Self.secret(file: secretFile)
+        let secret = try ClusterSupport.secret(file: secretFile)
         let client = try await ClusterStatusClient(coordinatorURL: coordinator, secret: secret, timeout: .milliseconds(Int64(timeout * 1000)))
         defer { client.close() }
         guard watch else {
@@ -91,30 +90,5 @@ struct StatusCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = watch ? [.sortedKeys] : [.sortedKeys, .prettyPrinted]
         return String(decoding: try encoder.encode(status), as: UTF8.self) + "\n"
-    }
-
-    /// The cluster secret from `--secret-file` or `$WEBTOON_CLUSTER_SECRET`, never from the command line (`ps` would
-    /// show it). A trailing newline in the file is ignored, as by the coordinator and worker commands.
-    static func secret(file: String?) throws -> [UInt8] {
-        var bytes: [UInt8]
-        let source: String
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("cannot read --secret-file \(file)")
-            }
-            guard data.count <= 65_536 else { throw ValidationError("--secret-file \(file) is larger than 64 KiB") }
-            bytes = Array(data)
-            source = "--secret-file \(file)"
-        } else if let value = getenv(secretVariable) {
-            bytes = Array(String(cString: value).utf8)
-            source = secretVariable
-        } else {
-            throw ValidationError("no cluster secret: give --secret-file PATH or set \(secretVariable) (the coordinator's)")
-        }
-        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-        guard bytes.count >= WireCodec.minimumSecretBytes else {
-            throw ValidationError("the cluster secret from \(source) is \(bytes.count) bytes; it needs at least \(WireCodec.minimumSecretBytes)")
-        }
-        return bytes
     }
 }
