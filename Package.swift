@@ -84,6 +84,8 @@ let package = Package(
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
         .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore"]),
+        // The ground-truth shape and comparison shared by every test that judges a crawl against the simulator.
+        .target(name: "WebtoonTestSupport", dependencies: ["WebtoonCore", "WebtoonSimulator"], path: "Tests/WebtoonTestSupport"),
         .testTarget(
             name: "CurlKitTests",
             dependencies: [
@@ -110,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WebtoonCrawlerTests",
-            dependencies: [
+            dependencies: ["WebtoonTestSupport", 
                 "WebtoonCrawler", "WebtoonCore", "WebtoonSimulator", "CurlKit", "CompressionKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -152,7 +154,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "CrawlClusterIntegrationTests",
-            dependencies: [
+            dependencies: ["WebtoonTestSupport", 
                 "CrawlCluster", "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -184,7 +186,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "CrawlReduceIntegrationTests",
-            dependencies: [
+            dependencies: ["WebtoonTestSupport", 
                 "CrawlReduce", "CrawlCluster", "ClusterKit", "ClusterCore", "ReducerCore", "Warehouse", "WebtoonCore",
                 "WebtoonSimulator", "ParquetKit", "PQKit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),

@@ -16,7 +16,7 @@ swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitt
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
-    mapfile -t targets < <(ls Tests)
+    mapfile -t targets < <(ls Tests | grep 'Tests$')  # WebtoonTestSupport is a library, not a test target
 fi
 passed=0
 failed=0

@@ -11,6 +11,7 @@ import ParquetKit
 import Testing
 import WebtoonCore
 import WebtoonSimulator
+import WebtoonTestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -9,6 +9,7 @@ import ReducerCore
 import Testing
 import Warehouse
 import WebtoonSimulator
+import WebtoonTestSupport
 
 /// Real `webtoon` processes crawl the small simulated catalog on two consecutive days; the reduce and load put
 /// exactly the simulator's ground truth into PostgreSQL, a second load changes nothing, the day-to-day likes growth
@@ -193,16 +194,3 @@ func warehouseTruth(_ connection: PGConnection, _ w: String, date: String) async
         episodes: episodes.sorted { ($0.platform, $0.titleId, $0.episodeId) < ($1.platform, $1.titleId, $1.episodeId) })
 }
 
-/// Compares piecewise first, so a failure names the first differing title or episode.
-func expectEqual(_ loaded: Truth, _ truth: Truth) {
-    #expect(loaded.titles.count == truth.titles.count)
-    #expect(loaded.episodes.count == truth.episodes.count)
-    if let i = loaded.titles.indices.first(where: { $0 < truth.titles.count && loaded.titles[$0] != truth.titles[$0] }) {
-        Issue.record("title \(i) differs:\nloaded \(loaded.titles[i])\ntruth  \(truth.titles[i])")
-    }
-    if let i = loaded.episodes.indices.first(where: { $0 < truth.episodes.count && loaded.episodes[$0] != truth.episodes[$0] }) {
-        Issue.record("episode \(i) differs:\nloaded \(loaded.episodes[i])\ntruth  \(truth.episodes[i])")
-    }
-    let equal = loaded == truth  // not the operands: a failure would print the whole catalog twice
-    #expect(equal, "loaded rows differ from the ground truth of \(truth.crawlDate)")
-}
