@@ -84,6 +84,8 @@ let package = Package(
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
         .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore"]),
+        // Spawning a child process off the cooperative pool, shared by the tests that run pynng clients.
+        .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // The ground-truth shape and comparison shared by every test that judges a crawl against the simulator.
         .target(name: "WebtoonTestSupport", dependencies: ["WebtoonCore", "WebtoonSimulator"], path: "Tests/WebtoonTestSupport"),
         .testTarget(
@@ -124,7 +126,7 @@ let package = Package(
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Cluster I/O: the PostgreSQL ledger store (later the coordinator and worker services).
         .target(name: "ClusterKit", dependencies: ["ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ClusterKitIntegrationTests", dependencies: ["ProcessTestSupport", "ClusterKit", "ClusterCore", "PQKit", "NNGKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
         // Cluster monitoring: HTTP /metrics, /status, /status/history, /healthz; the status client and table.
         .target(
             name: "ClusterMonitor",
@@ -139,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterMonitorTests",
-            dependencies: [
+            dependencies: ["ProcessTestSupport", 
                 "ClusterMonitor", "ClusterCore", "ClusterKit", "PQKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

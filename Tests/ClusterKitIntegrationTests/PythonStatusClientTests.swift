@@ -4,6 +4,7 @@ import ClusterKit
 import Foundation
 import Logging
 import PQKit
+import ProcessTestSupport
 import Testing
 
 /// docs/protocol.md promises that its Python blocks are enough to query a coordinator. This runs them, with pynng,
@@ -62,47 +63,4 @@ import Testing
         _ = try? await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
         await connection.close()
     }
-}
-
-/// Runs a process and waits for it on a dedicated thread: the coordinator under test needs the cooperative pool
-/// (two threads here) while the client runs, so the blocking reads and wait must not sit on it.
-func runOffPool(_ executable: String, _ arguments: [String]) async -> (Int32, String, String) {
-    await withCheckedContinuation { continuation in
-        let thread = Thread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(returning: (-1, "", "cannot start \(executable): \(error)"))
-                return
-            }
-            // stderr is drained on its own thread so a chatty child cannot block on a full pipe.
-            let stderrBox = StderrBox()
-            let reader = Thread { stderrBox.set(errors.fileHandleForReading.readDataToEndOfFile()) }
-            reader.start()
-            let stdout = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            stderrBox.finished.wait()
-            continuation.resume(returning: (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderrBox.data, as: UTF8.self)))
-        }
-        thread.start()
-    }
-}
-
-/// stderr bytes handed from the reader thread; `finished` is signalled once they are set.
-final class StderrBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = Data()
-    let finished = DispatchSemaphore(value: 0)
-    func set(_ data: Data) {
-        lock.withLock { value = data }
-        finished.signal()
-    }
-    var data: Data { lock.withLock { value } }
 }

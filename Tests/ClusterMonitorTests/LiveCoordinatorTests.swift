@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import PQKit
 import ServiceLifecycle
+import ProcessTestSupport
 import Testing
 
 /// A real coordinator (PostgreSQL ledger, nng REP on loopback) with the monitor in front of it: Python's
@@ -219,46 +220,4 @@ import Testing
             _ = try await ClusterStatusClient(coordinatorURL: "tcp://127.0.0.1:9", secret: Self.secret)
         }
     }
-}
-
-/// Runs a process and waits for it on a dedicated thread, so the coordinator and monitor under test keep the
-/// cooperative pool (two threads here) while the client runs.
-func runOffPool(_ executable: String, _ arguments: [String]) async -> (Int32, String, String) {
-    await withCheckedContinuation { continuation in
-        let thread = Thread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(returning: (-1, "", "cannot start \(executable): \(error)"))
-                return
-            }
-            let box = DataBox()
-            let reader = Thread { box.set(errors.fileHandleForReading.readDataToEndOfFile()) }
-            reader.start()
-            let stdout = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            box.finished.wait()
-            continuation.resume(returning: (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: box.data, as: UTF8.self)))
-        }
-        thread.start()
-    }
-}
-
-/// stderr bytes handed from the reader thread; `finished` is signalled once they are set.
-final class DataBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = Data()
-    let finished = DispatchSemaphore(value: 0)
-    func set(_ data: Data) {
-        lock.withLock { value = data }
-        finished.signal()
-    }
-    var data: Data { lock.withLock { value } }
 }
