@@ -23,19 +23,19 @@ failed=0
 failed_targets=()
 flaky_targets=()
 # One target's run: prints its summary and failures; sets n_pass, n_fail, status. A hang is ended after
-# WEBTOON_TEST_TIMEOUT seconds (default 600) so it fails the target instead of the whole CI budget.
+# WEBTOON_TEST_TIMEOUT seconds (default 300) so it fails the target instead of the whole CI budget.
 run_target() {
     local target="$1" log
     log="$(mktemp)"
     status=0
     # Swift Testing only: XCTest's "Executed 0 tests" line would hide the real totals.
-    timeout --signal=KILL "${WEBTOON_TEST_TIMEOUT:-600}" \
+    timeout --signal=KILL "${WEBTOON_TEST_TIMEOUT:-300}" \
         swift test --skip-build --disable-xctest --filter "^${target}\." >"$log" 2>&1 || status=$?
     grep -E '^(✘|✔ Test run|error|fatal|Fatal)' "$log" || true
     if [ "$status" = 137 ]; then
         # timeout kills `swift test`, not the test runner it started.
         pkill -9 -f 'PackageTests.xctest' 2>/dev/null || true
-        echo "test: $target did not finish within ${WEBTOON_TEST_TIMEOUT:-600} s (killed)"
+        echo "test: $target did not finish within ${WEBTOON_TEST_TIMEOUT:-300} s (killed)"
     fi
     local total
     total=$(sed -nE 's/^[✔✘] Test run with ([0-9]+) tests?.*/\1/p' "$log" | tail -n 1)
