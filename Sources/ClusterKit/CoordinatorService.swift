@@ -129,7 +129,7 @@ public final class CoordinatorService: Sendable {
             if sample { lastSample = now }
             await state.tick(now: now, sample: sample)
             guard sample else { continue }
-            let (finished, stalls) = await state.events(now: now)
+            let (finished, stalls) = try await state.events(now: now)
             for summary in finished {
                 logger.notice("run finished", metadata: [
                     "run": "\(summary.id)", "units": "\(summary.units)", "done": "\(summary.done)", "dead": "\(summary.dead)",
@@ -271,31 +271,46 @@ actor CoordinatorState {
         _ = noteChanges()
     }
 
-    func status(now: Timestamp) -> ClusterStatus {
+    /// Reads for operators wait, like replies, until everything they reflect is committed: a run reported as
+    /// finished has all its accepted outputs in the store.
+    func status(now: Timestamp) async throws -> ClusterStatus {
         var status = core.status(now: now)
         status.rejected = gate.rejections.byName
+        try await waitCommitted(appliedSeq)
         return status
     }
 
-    func summary(run: RunID) -> RunSummary? { core.summary(run: run) }
+    func summary(run: RunID) async throws -> RunSummary? {
+        let summary = core.summary(run: run)
+        try await waitCommitted(appliedSeq)
+        return summary
+    }
 
-    func history() -> [RunID: DepthHistory] { core.history }
+    func history() async throws -> [RunID: DepthHistory] {
+        let history = core.history
+        try await waitCommitted(appliedSeq)
+        return history
+    }
 
     private var announcedFinished: Set<RunID>?
 
     /// Runs that finished since the last call (none on the first call, which only records what is already
     /// finished) and the stall report of every stalled run.
-    func events(now: Timestamp) -> (finished: [RunSummary], stalls: [(RunID, StallReport)]) {
+    func events(now: Timestamp) async throws -> (finished: [RunSummary], stalls: [(RunID, StallReport)]) {
         let finishedNow = Set(core.ledger.runs.values.filter { $0.state == .finished }.map(\.id))
         let fresh = announcedFinished.map { finishedNow.subtracting($0) } ?? []
         announcedFinished = finishedNow
         let stalls = core.ledger.runs.keys.sorted().compactMap { run in core.stall(run: run, now: now).map { (run, $0) } }
-        return (fresh.sorted().compactMap { core.summary(run: $0) }, stalls)
+        let finished = fresh.sorted().compactMap { core.summary(run: $0) }
+        try await waitCommitted(appliedSeq)
+        return (finished, stalls)
     }
 
-    /// Marks pending changes with a new sequence number and wakes the committer.
+    /// Marks pending changes with a new sequence number and wakes the committer. Returns the commit that must
+    /// complete before anything computed now is shown: also when this step changed nothing, an earlier batch may
+    /// still be in flight, and a reply must not run ahead of the store.
     private func noteChanges() -> UInt64 {
-        guard core.ledger.hasChanges else { return 0 }
+        guard core.ledger.hasChanges else { return appliedSeq }
         if appliedSeq == inFlightSeq { appliedSeq += 1 }
         wake.yield()
         return appliedSeq

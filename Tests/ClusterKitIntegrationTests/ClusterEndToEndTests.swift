@@ -197,6 +197,67 @@ final class TreeExecutor: UnitExecutor {
         }
     }
 
+    /// Status and summaries never run ahead of the store: while the commit of the last completion is held up (its
+    /// INSERT waits on a table lock taken by another session), a reader asking for the run's state waits too, so
+    /// "finished" is only ever seen with every accepted output already in PostgreSQL. (Before this was enforced,
+    /// `webtoon run` could start the reducer one output short.)
+    @Test func statusWaitsUntilWhatItShowsIsCommitted() async throws {
+        try await withScratchSchema { connection, schema in
+            let url = try #require(ProcessInfo.processInfo.environment["DATABASE_URL"])
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let service = CoordinatorService(settings: CoordinatorSettings(listenURL: "tcp://127.0.0.1:0", secret: Self.secret), store: store, logger: Logger(label: "c"))
+            let (listening, listened) = AsyncStream.makeStream(of: String.self)
+            let task = Task { try await service.run(onListening: { listened.yield($0) }) }
+            let address = try #require(await listening.first { _ in true })
+            let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
+            try await service.createRun(spec, roots: [try UnitSeed(kind: "title", platform: "naver", key: "t0", payload: [])])
+
+            let worker = try await ProtocolPeer(address: address, secret: Self.secret, name: "w")
+            defer { worker.close() }
+            _ = try await worker.call(.hello(Hello(capacity: 1, platforms: ["naver"], softwareVersion: "test")))
+            guard case .leaseGrant(let grant) = try await worker.call(.leaseRequest(LeaseRequest(maxUnits: 1, platforms: ["naver"]))),
+                let unit = grant.units.first
+            else { Issue.record("no lease granted"); return }
+
+            // Another session locks the units table, so the coordinator's next commit blocks inside PostgreSQL.
+            let locker = try await PGConnection.connect(url)
+            let reader = try await PGConnection.connect(url)
+            defer { Task { await locker.close(); await reader.close() } }
+            _ = try await locker.execute("BEGIN")
+            _ = try await locker.execute("LOCK TABLE \(schema).units IN EXCLUSIVE MODE")
+            let file = OutputFile(path: "t0.parquet", table: "titles", rows: 1, bytes: 10, sha256: String(repeating: "ab", count: 32))
+            let completion = Task { try await worker.call(.complete(Complete(token: unit.token, manifest: Manifest(files: [file]), children: [], stats: TaskStats(requests: 1)))) }
+            try await waitUntil(timeout: .seconds(20)) {
+                let waiting = try await reader.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%units%'")
+                return (try waiting.rows.first?.value(0, as: Int64.self) ?? 0) > 0
+            }
+
+            // The completion is applied in memory and its commit is blocked: readers must wait for it.
+            let readerStore = try PostgresLedgerStore(connection: reader, schema: schema, logger: Logger(label: "reader"))
+            let observer = try await ProtocolPeer(address: address, secret: Self.secret, name: "observer")
+            defer { observer.close() }
+            let viaProtocol = Task { () -> (RunState?, Int) in
+                guard case .statusResponse(let status) = try await observer.call(.statusRequest(StatusRequest(includeWorkers: false)), timeout: .seconds(30)) else { return (nil, -1) }
+                return (status.runs.first?.state, try await readerStore.acceptedOutputs(run: spec.defaultID).count)
+            }
+            let inProcess = Task { () -> (Bool?, Int) in
+                let summary = try await service.summary(run: spec.defaultID)
+                return (summary?.finished, try await readerStore.acceptedOutputs(run: spec.defaultID).count)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try await locker.execute("COMMIT")
+
+            #expect(try await completion.value == .ack(Ack(outcome: "accepted")))
+            let (protocolState, protocolOutputs) = try await viaProtocol.value
+            let (summaryFinished, summaryOutputs) = try await inProcess.value
+            #expect(protocolState == .finished && protocolOutputs == 1, "status over nng showed \(String(describing: protocolState)) with \(protocolOutputs) outputs stored")
+            #expect(summaryFinished == true && summaryOutputs == 1, "summary showed finished=\(String(describing: summaryFinished)) with \(summaryOutputs) outputs stored")
+
+            task.cancel()
+            _ = await task.result
+        }
+    }
+
     /// Runs `body` with a connection and a fresh schema name; the schema is dropped and the connection closed
     /// whether `body` returns or throws.
     func withScratchSchema(_ body: (PGConnection, String) async throws -> Void) async throws {
@@ -274,4 +335,26 @@ struct CapturingLogHandler: LogHandler {
         let fields = (event.metadata ?? [:]).merging(metadata) { current, _ in current }.sorted { $0.key < $1.key }
         logs.append(([event.message.description] + fields.map { "\($0.key)=\($0.value)" }).joined(separator: " "))
     }
+}
+
+/// A bare protocol client (REQ socket + codec) for tests that speak the wire protocol directly.
+final class ProtocolPeer: Sendable {
+    let socket: NNGSocket
+    let codec: WireCodec
+    let name: WorkerID
+
+    init(address: String, secret: [UInt8], name: String) async throws {
+        socket = try NNGSocket(.req)
+        codec = try WireCodec(secret: secret)
+        self.name = WorkerID(rawValue: name)!
+        try await socket.connect(address)
+    }
+
+    func call(_ message: ClusterMessage, timeout: Duration = .seconds(10)) async throws -> ClusterMessage {
+        var rng = SystemRandomNumberGenerator()
+        try await socket.send(try codec.encode(Envelope(id: MessageID.random(using: &rng), sender: name, sentAt: systemTimestamp(), message: message)), timeout: timeout)
+        return try codec.decode(try await socket.receive(timeout: timeout)).message
+    }
+
+    func close() { socket.close() }
 }
