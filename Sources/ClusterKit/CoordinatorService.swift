@@ -85,24 +85,33 @@ public final class CoordinatorService: Sendable {
         defer { stateBox.withLock { $0 = nil } }
         logger.info("coordinator loaded ledger", metadata: ["runs": "\(ledger.runs.count)", "units": "\(ledger.units.count)", "leased": "\(ledger.leasedUnitIDs.count)", "leasesGivenGrace": "\(graced)"])
 
-        let socket = try NNGSocket(.rep)
-        defer { socket.close() }
-        try socket.set(.receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true))
-        let listener = try socket.listen(settings.listenURL, tls: settings.tls)
-        onListening(listener.url)
-        logger.info("coordinator listening", metadata: ["url": "\(listener.url)"])
+        try await withSocket(.rep, logger: logger) { socket in
+            try socket.set(.receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true))
+            let listener = try socket.listen(settings.listenURL, tls: settings.tls)
+            onListening(listener.url)
+            logger.info("coordinator listening", metadata: ["url": "\(listener.url)"])
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.commitLoop(state) }
-            group.addTask { try await self.tickLoop(state) }
-            for _ in 0..<settings.contexts {
-                let context = try socket.makeContext()
-                group.addTask { try await self.serve(context, state) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.commitLoop(state) }
+                group.addTask { try await self.tickLoop(state) }
+                for _ in 0..<settings.contexts {
+                    let context = try socket.makeContext()
+                    group.addTask { try await self.serve(context, state) }
+                }
+                defer { group.cancelAll() }
+                // Whatever ends first (cancellation, a failed commit), every task still waiting for a commit is
+                // released with an error before the others are awaited: no reply goes out for an uncommitted change,
+                // and no waiter keeps the group from finishing.
+                let stopped = ClusterError(code: .invalidState, operation: "coordinator", detail: "stopped")
+                do {
+                    try await group.next()
+                } catch {
+                    await state.shutdown(error)
+                    throw error
+                }
+                await state.shutdown(stopped)
             }
-            defer { group.cancelAll() }
-            try await group.next()
         }
-        await state.shutdown(ClusterError(code: .invalidState, operation: "coordinator", detail: "stopped"))
     }
 
     private func commitLoop(_ state: CoordinatorState) async throws {

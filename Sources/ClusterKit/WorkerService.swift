@@ -101,29 +101,29 @@ public final class WorkerService: Sendable {
 
     /// Runs until drained (then says goodbye and returns) or cancelled (then releases its leases, best effort).
     public func run() async throws {
-        let socket = try NNGSocket(.req)
-        defer { socket.close() }
-        try socket.set(
-            .receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true), .reconnectMinimum(.milliseconds(100)),
-            .reconnectMaximum(.seconds(5)), .requestResendTime(nil))
-        try socket.dial(settings.coordinatorURL, tls: settings.tls)
-        try await hello(socket)
-        do {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await self.heartbeatLoop(socket) }
-                try await self.leaseLoop(socket, group: &group)
-                group.cancelAll()
+        try await withSocket(.req, logger: logger) { socket in
+            try socket.set(
+                .receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true), .reconnectMinimum(.milliseconds(100)),
+                .reconnectMaximum(.seconds(5)), .requestResendTime(nil))
+            try socket.dial(settings.coordinatorURL, tls: settings.tls)
+            try await hello(socket)
+            do {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await self.heartbeatLoop(socket) }
+                    try await self.leaseLoop(socket, group: &group)
+                    group.cancelAll()
+                }
+            } catch is CancellationError {
+                // Release what is held so it is re-leased at once instead of after the deadline. The run task is
+                // cancelled, so the goodbye goes out from a fresh task with one short attempt.
+                let tokens = shared.state.withLock { Array($0.held.keys) }
+                let goodbye = try encode(.goodbye(Goodbye(releasing: tokens))).frame
+                _ = await Task { try? await self.roundTrip(socket, goodbye, timeout: .seconds(1)) }.value
+                throw CancellationError()
             }
-        } catch is CancellationError {
-            // Release what is held so it is re-leased at once instead of after the deadline. The run task is
-            // cancelled, so the goodbye goes out from a fresh task with one short attempt.
-            let tokens = shared.state.withLock { Array($0.held.keys) }
-            let goodbye = try encode(.goodbye(Goodbye(releasing: tokens))).frame
-            _ = await Task { try? await self.roundTrip(socket, goodbye, timeout: .seconds(1)) }.value
-            throw CancellationError()
+            _ = try await call(socket, .goodbye(Goodbye(releasing: [])))
+            logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
         }
-        _ = try await call(socket, .goodbye(Goodbye(releasing: [])))
-        logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
     }
 
     private func hello(_ socket: NNGSocket) async throws {

@@ -15,6 +15,7 @@ public final class NNGSocket: Sendable {
     public let kind: Kind
     let raw: nng_socket
     private let closed = Atomic<Bool>(false)
+    private let closing = Mutex<SocketClose?>(nil)
     let operations = OperationCounter()
     private let pipeSink = Mutex<PipeEventSink?>(nil)
 
@@ -37,15 +38,40 @@ public final class NNGSocket: Sendable {
         self.raw = socket
     }
 
-    deinit { close() }
+    deinit { startClose() }
 
     /// Closes the socket, its dialers, listeners and contexts; pending operations fail with ``NNGError/Code/closed``.
     /// Queued outgoing messages are not flushed (nng has no linger), so rely on application acknowledgements.
-    public func close() {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        nng_close(raw)
-        // The sink itself stays alive until deinit, so a late pipe callback never touches freed memory.
-        pipeSink.withLock { $0?.continuation.finish() }
+    ///
+    /// Blocks the calling thread until the close finished, at most `timeout`, and returns whether it finished. From
+    /// async code prefer ``close(waitingAtMost:)``, which waits without blocking a thread. `nng_close` itself runs
+    /// on its own thread, because libnng 1.5.2 can hang in it (see `SocketClose`).
+    @discardableResult
+    public func close(timeout: Duration = .seconds(5)) -> Bool {
+        startClose().waitBlocking(timeout: timeout)
+    }
+
+    /// Closes like ``close(timeout:)`` but suspends instead of blocking; returns whether the close finished in time.
+    @discardableResult
+    public func close(waitingAtMost timeout: Duration) async -> Bool {
+        await startClose().wait(timeout: timeout)
+    }
+
+    /// Number of socket closes in this process that a caller gave up waiting for (libnng's close hang).
+    public static var abandonedCloses: Int { SocketClose.abandoned.load(ordering: .relaxed) }
+
+    @discardableResult
+    private func startClose() -> SocketClose {
+        closing.withLock { current in
+            if let current { return current }
+            closed.store(true, ordering: .releasing)
+            let raw = raw
+            // The close keeps the pipe sink alive, so a late pipe callback never touches freed memory.
+            let sink = pipeSink.withLock { $0 }
+            let started = SocketClose(raw) { sink?.continuation.finish() }
+            current = started
+            return started
+        }
     }
 
     /// Sets options; reconnect intervals must be set before ``dial(_:tls:)`` (dialers copy them when created).

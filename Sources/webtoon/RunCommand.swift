@@ -140,7 +140,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let spec = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: crawlDate)
         let secret = Self.randomSecret()
-        let port = try Self.freePort()
+        let port = try await Self.freePort()
         let address = "tcp://127.0.0.1:\(port)"
         let cluster = LocalCluster(
             executable: try Self.executablePath(), logDirectory: rootPath + "/logs",
@@ -278,12 +278,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// A loopback port nobody listens on right now (the coordinator binds it next).
-    static func freePort() throws -> Int {
+    static func freePort() async throws -> Int {
         let probe = try NNGSocket(.rep)
-        defer { probe.close() }
-        guard let port = try probe.listen("tcp://127.0.0.1:0").port else {
-            throw ValidationError("could not find a free loopback port")
-        }
+        let port = try? probe.listen("tcp://127.0.0.1:0").port
+        // Closed before the coordinator binds the port; waits without blocking a thread.
+        await probe.close(waitingAtMost: .seconds(5))
+        guard let port else { throw ValidationError("could not find a free loopback port") }
         return port
     }
 

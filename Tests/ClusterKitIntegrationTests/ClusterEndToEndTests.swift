@@ -65,7 +65,7 @@ final class TreeExecutor: UnitExecutor {
             // Reserve a port so the restarted coordinator can listen where the workers dial.
             let probe = try NNGSocket(.rep)
             let port = try #require(try probe.listen("tcp://127.0.0.1:0").port)
-            probe.close()
+            #expect(await probe.close(waitingAtMost: .seconds(5)))
             let address = "tcp://127.0.0.1:\(port)"
             let core = CoordinatorConfig(
                 ledger: LedgerConfig(leaseMillis: 1_500, maxAttempts: 5), heartbeatMillis: 300, workerTimeoutMillis: 1_500,

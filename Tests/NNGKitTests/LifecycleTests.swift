@@ -3,6 +3,34 @@ import Foundation
 import Testing
 
 @Suite struct LifecycleTests {
+    /// Closing runs nng_close on its own thread: the async close reports completion, the port is free again at
+    /// once (a restarted coordinator re-listens there), a second close is a no-op, and a live peer sees the
+    /// connection go (its pending receive fails) while its own socket keeps working.
+    @Test func closeFinishesOffThePoolAndFreesThePort() async throws {
+        let rep = try NNGSocket(.rep)
+        let listener = try rep.listen("tcp://127.0.0.1:0")
+        let port = try #require(listener.port)
+        let req = try NNGSocket(.req)
+        defer { req.close() }
+        try await req.connect(listener.url)
+        try await req.send(Array("ping".utf8), timeout: .seconds(5))
+        #expect(try await rep.receive(timeout: .seconds(5)) == Array("ping".utf8))
+
+        #expect(await rep.close(waitingAtMost: .seconds(5)), "close finished")
+        #expect(await rep.close(waitingAtMost: .seconds(1)), "a second close returns at once")
+        #expect(rep.close(timeout: .seconds(1)), "and so does the blocking form")
+        await #expect(throws: NNGError.self) { try await rep.receive(timeout: .seconds(1)) }
+
+        let again = try NNGSocket(.rep)
+        defer { again.close() }
+        let relistened = try again.listen("tcp://127.0.0.1:\(port)")
+        #expect(relistened.port == port)
+        // The REQ dialer reconnects to the new listener and its resent request is served.
+        try await req.send(Array("again".utf8), timeout: .seconds(5))
+        #expect(try await again.receive(timeout: .seconds(10)) == Array("again".utf8))
+        #expect(NNGSocket.abandonedCloses == 0)
+    }
+
     /// Every cancelled, timed-out or completed operation frees its aio box (no retain cycle, no leaked callback ref).
     @Test func cancelledAndTimedOutOperationsAreReleased() async throws {
         let pull = try NNGSocket(.pull)
