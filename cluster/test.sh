@@ -21,7 +21,6 @@ fi
 passed=0
 failed=0
 failed_targets=()
-flaky_targets=()
 # One target's run: prints its summary and failures; sets n_pass, n_fail, status. A hang is ended after
 # WEBTOON_TEST_TIMEOUT seconds (default 300) so it fails the target instead of the whole CI budget.
 run_target() {
@@ -47,12 +46,6 @@ run_target() {
 for target in "${targets[@]}"; do
     echo "== $target"
     run_target "$target"
-    if [ "$status" != 0 ] || [ "$n_fail" != 0 ]; then
-        # One retry, reported loudly: a second failure is a real failure; a pass on retry is a flaky test to fix.
-        echo "test: $target failed (exit $status, $n_fail failing); running it once more"
-        run_target "$target"
-        [ "$status" != 0 ] || [ "$n_fail" != 0 ] || flaky_targets+=("$target")
-    fi
     passed=$((passed + n_pass))
     failed=$((failed + n_fail))
     if [ "$status" != 0 ] || [ "$n_fail" != 0 ]; then
@@ -64,7 +57,6 @@ for target in "${targets[@]}"; do
         failed=$((failed + 1))
     fi
 done
-[ ${#flaky_targets[@]} = 0 ] || echo "test: FLAKY (failed, then passed on retry): ${flaky_targets[*]}"
 # The compose file cannot run here (no Docker engine): validate its schema and the topology the cluster relies on.
 if [ $# -eq 0 ]; then
     echo "== docker-compose.yml"
