@@ -74,13 +74,13 @@ import Glibc
             let coordinatorArguments = [
                 "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
                 "--date", Self.date, "--exit-when-done", "--lease-seconds", "3", "--idle-poll-ms", "100",
-                "--initial-rate", "2000", "--max-rate", "2000", "--log-level", "notice",
+                "--initial-rate", "2000", "--max-rate", "2000", "--batch-size", "5", "--log-level", "notice",
             ]
             func worker(_ name: String) throws -> Child {
                 try Child(
                     name,
                     ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "2", "--id", name,
-                     "--base-url", simulator.baseURL, "--batch-size", "5", "--log-level", "notice"],
+                     "--base-url", simulator.baseURL, "--log-level", "notice"],
                     logs: root)
             }
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
@@ -151,12 +151,12 @@ import Glibc
             let coordinator = [
                 "coordinator", "--listen", address, "--schema", schema, "--mode", "daily", "--date", Self.date,
                 "--exit-when-done", "--max-attempts", "1", "--lease-seconds", "5", "--idle-poll-ms", "100",
-                "--initial-rate", "2000", "--max-rate", "2000",
+                "--initial-rate", "2000", "--max-rate", "2000", "--batch-size", "5",
             ]
             func worker(_ name: String, _ baseURL: String) throws -> Child {
                 try Child(
                     name, ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "4", "--id", name,
-                           "--base-url", baseURL, "--batch-size", "5"], logs: root)
+                           "--base-url", baseURL], logs: root)
             }
             let first = try Child("coordinator-1", coordinator, logs: root)
             let w1 = try worker("w1", faulty.baseURL)
@@ -344,6 +344,18 @@ import Glibc
             let task = try CrawlUnits.task(of: seed)
             #expect(task.key == seed.key && task.platform.rawValue == seed.platform)
         }
+        // The run's batch size is in every root's payload (resolved from the catalog when the run leaves it open),
+        // never in a key: unit ids do not depend on it, the split of each title does.
+        func batchSizes(_ seeds: [UnitSeed]) throws -> [Int?] {
+            try seeds.map { seed in
+                guard case .listTitles(let list) = try CrawlUnits.task(of: seed) else { return nil }
+                return list.episodeBatchSize
+            }
+        }
+        #expect(try batchSizes(roots) == Array(repeating: EndpointCatalog.builtIn(.naver).crawl.episodeBatchSize, count: 4))
+        let planned = try CrawlPlanner.roots(for: spec.with(episodeBatchSize: 9))
+        #expect(try batchSizes(planned) == [9, 9, 9, 9])
+        #expect(planned.map { $0.unitID(in: spec.defaultID) } == roots.map { $0.unitID(in: spec.defaultID) })
         let forged = try UnitSeed(kind: "title", platform: roots[0].platform, key: roots[0].key, payload: roots[0].payload)
         #expect(throws: CrawlClusterError.self) { try CrawlUnits.task(of: forged) }
         let garbage = try UnitSeed(kind: "list", platform: "naver", key: "k", payload: Array("{}".utf8))
