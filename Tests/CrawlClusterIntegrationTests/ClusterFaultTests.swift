@@ -1,0 +1,199 @@
+import ClusterCore
+import ClusterKit
+import CrawlCluster
+import Foundation
+import Logging
+import PQKit
+import Synchronization
+import Testing
+import WebtoonCore
+import WebtoonSimulator
+import WebtoonTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Faults on the wire, real processes: a coordinator and three workers crawl a simulator that answers ~10% of the
+/// platform requests with 5xx, 429 (with Retry-After) or a connection reset, and Kakao with 403 bursts above a
+/// request rate. The accepted result must still equal the ground truth exactly, and the run's accounting must
+/// agree with what the simulator itself counted.
+@Suite(.serialized) struct ClusterFaultTests {
+    static let date = "2026-11-25"
+
+    /// The built-in catalogs with short retry delays, more attempts per request and a short Kakao breaker
+    /// cool-down (the live values wait seconds to minutes), written as `<dir>/{naver,kakao}.json`.
+    static func fastCatalogs(into directory: String) throws {
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config")
+        for platform in ["naver", "kakao"] {
+            let data = try Data(contentsOf: config.appendingPathComponent("\(platform).json"))
+            var catalog = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            var retry = try #require(catalog["retry"] as? [String: Any])
+            retry["maxAttempts"] = 10
+            retry["baseDelayMilliseconds"] = 10
+            retry["maxDelayMilliseconds"] = 200
+            retry["maxRetryAfterMilliseconds"] = 1_000
+            catalog["retry"] = retry
+            var breaker = try #require(catalog["circuitBreaker"] as? [String: Any])
+            breaker["coolDownMilliseconds"] = 300
+            catalog["circuitBreaker"] = breaker
+            try JSONSerialization.data(withJSONObject: catalog).write(to: URL(fileURLWithPath: "\(directory)/\(platform).json"))
+        }
+    }
+
+    @Test func faultsOnEveryPathStillGiveTheExactResultAndAccounting() async throws {
+        try await withScratchSchema { _, schema in
+            let root = try temporaryFolder("faults")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            try FileManager.default.createDirectory(atPath: root + "/catalogs", withIntermediateDirectories: true)
+            try Self.fastCatalogs(into: root + "/catalogs")
+            let faults = SimulatorFaults(
+                serverErrorRate: 0.05, tooManyRequestsRate: 0.02, resetRate: 0.03, kakao403AboveRequestsPerSecond: 80,
+                kakaoCooldownMilliseconds: 300, retryAfterSeconds: 1)
+            let simulator = try await PlatformSimulator.start(
+                configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date, faults: faults))
+            let address = "tcp://127.0.0.1:\(try freePort())"
+            let coordinator = try Child(
+                "coordinator",
+                ["coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
+                 "--date", Self.date, "--exit-when-done", "--lease-seconds", "30", "--idle-poll-ms", "100",
+                 "--initial-rate", "2000", "--max-rate", "2000", "--min-rate", "200", "--batch-size", "10",
+                 "--log-level", "notice"],
+                logs: root)
+            var workers: [Child] = []
+            for index in 1...3 {
+                workers.append(
+                    try Child(
+                        "worker-\(index)",
+                        ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "3",
+                         "--id", "worker-\(index)", "--base-url", simulator.baseURL, "--catalog-dir", root + "/catalogs",
+                         "--log-level", "notice"],
+                        logs: root))
+            }
+
+            // Watch the budgets while the run goes: throttling seen by any worker must cut the cluster rate.
+            let client = try CoordinatorStatusClient(coordinatorURL: address, secret: Array(clusterSecret.utf8), name: "test")
+            var lowest: [String: Double] = [:]
+            var decreases: [String: Int64] = [:]
+            let deadline = ContinuousClock.now + .seconds(300)
+            while coordinator.process.isRunning && ContinuousClock.now < deadline {
+                if let status = try? await client.status(includeWorkers: false, timeout: .milliseconds(500)) {
+                    for budget in status.budgets {
+                        lowest[budget.platform] = min(lowest[budget.platform] ?? .infinity, budget.clusterRate)
+                        decreases[budget.platform] = max(decreases[budget.platform] ?? 0, budget.decreases)
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            client.close()
+            let exit = await coordinator.wait(timeout: .seconds(5))
+            #expect(exit == 0, "coordinator:\n\(coordinator.log.suffix(4000))")
+            #expect(coordinator.log.contains("dead 0"), "\(coordinator.log.suffix(3000))")
+            for worker in workers {
+                worker.signal(SIGTERM)
+                #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.name):\n\(worker.log.suffix(2000))")
+            }
+            let served = simulator.stats()
+            await simulator.shutdown()
+
+            // Exactly the ground truth, from the accepted files only.
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date, episodeBatchSize: 10)
+            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
+            let truth = try Truth(
+                SimulatorCatalog(configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date)).groundTruth(mode: .full))
+            expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .full), truth)
+
+            // The run's accounting against the simulator's own counters.
+            let connection = try await PGConnection.connect(databaseURL)
+            let ledger = try await PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "test"))
+                .loadLedger(config: LedgerConfig())
+            await connection.close()
+            let run = try #require(ledger.runs[spec.defaultID])
+            #expect(run.spec == spec, "the batch size is kept with the run")
+            let totals = run.totals
+            let stats = totals.stats
+            let injected = (fivexx: served.faults["5xx"] ?? 0, tooMany: served.faults["429"] ?? 0,
+                            forbidden: served.faults["kakao403"] ?? 0, resets: served.faults["reset"] ?? 0)
+            let report = "run \(stats), failures \(totals.failures), stale \(totals.staleReports), expiries \(totals.leaseExpiries); simulator requests \(served.platformRequests), faults \(served.faults)"
+            #expect(injected.fivexx > 0 && injected.tooMany > 0 && injected.resets > 0 && injected.forbidden > 0, "\(report)")
+            // Nothing went unreported: no lease was lost and no report was refused, so every answer the workers got
+            // is in the run's totals.
+            #expect(totals.staleReports == 0 && totals.leaseExpiries == 0, "\(report)")
+            // Every throttling or error answer the simulator sent was seen and counted once.
+            #expect(stats.status5xx == Int64(injected.fivexx), "\(report)")
+            #expect(stats.status429 == Int64(injected.tooMany), "\(report)")
+            #expect(stats.status403 == Int64(injected.forbidden), "\(report)")
+            // Every failed answer was retried (no unit attempt failed, so no request ran out of attempts): the
+            // retries beyond the 5xx/429/403 answers are the resets the crawler saw.
+            #expect(totals.failures == 0, "\(report)")
+            let surfacedResets = stats.retries - Int64(injected.fivexx + injected.tooMany + injected.forbidden)
+            #expect(surfacedResets >= 0 && surfacedResets <= Int64(injected.resets), "\(report)")
+            // Every request is counted, retries included. The only requests the simulator saw and the run did not
+            // count are libcurl's own: a reset on a reused keep-alive connection before any answer is sent again on
+            // a fresh one inside the same attempt, so those resets never reach the crawler.
+            #expect(Int64(served.platformRequests) == stats.requests + Int64(injected.resets) - surfacedResets, "\(report)")
+
+            // The budgets reacted: 429s (and Kakao's 403 bursts) cut each platform's cluster rate, never below the floor.
+            for platform in ["naver", "kakao"] {
+                #expect((decreases[platform] ?? 0) >= 1, "\(platform): \(decreases) \(lowest)")
+                #expect((lowest[platform] ?? 2_000) < 2_000 && (lowest[platform] ?? 0) >= 200, "\(platform): \(lowest)")
+            }
+        }
+    }
+
+    /// The batch size is stored with the run: a resume keeps it without the flag, refuses another one, and the
+    /// episode units follow it whichever worker split the titles.
+    @Test func resumedRunKeepsItsBatchSize() async throws {
+        try await withScratchSchema { connection, schema in
+            let root = try temporaryFolder("batch")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let simulator = try await PlatformSimulator.start(
+                configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
+            let address = "tcp://127.0.0.1:\(try freePort())"
+            let base = [
+                "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "daily",
+                "--date", Self.date, "--idle-poll-ms", "100", "--initial-rate", "2000", "--max-rate", "2000",
+            ]
+            let planner = try Child("coordinator-1", base + ["--batch-size", "6"], logs: root)
+            try await waitUntil(timeout: .seconds(30), "the run to be planned") {
+                planner.log.contains("new root unit") || !planner.process.isRunning
+            }
+            planner.signal(SIGTERM)
+            #expect(await planner.wait(timeout: .seconds(20)) == 0, "\(planner.log.suffix(2000))")
+
+            let other = try Child("coordinator-other", base + ["--resume", "--batch-size", "7"], logs: root)
+            #expect(await other.wait(timeout: .seconds(20)) != 0)
+            #expect(other.log.contains("planned with --batch-size 6"), "\(other.log.suffix(2000))")
+
+            let resumed = try Child("coordinator-2", base + ["--resume", "--exit-when-done"], logs: root)
+            let workers = try (1...2).map { index in
+                try Child(
+                    "worker-\(index)",
+                    ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "3",
+                     "--id", "worker-\(index)", "--base-url", simulator.baseURL], logs: root)
+            }
+            #expect(await resumed.wait(timeout: .seconds(90)) == 0, "\(resumed.log.suffix(3000))")
+            #expect(resumed.log.contains("dead 0"), "\(resumed.log.suffix(2000))")
+            for worker in workers {
+                worker.signal(SIGTERM)
+                await worker.wait(timeout: .seconds(30))
+            }
+            await simulator.shutdown()
+
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date, episodeBatchSize: 6)
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "test"))
+            let ledger = try await store.loadLedger(config: LedgerConfig())
+            #expect(ledger.runs[spec.defaultID]?.spec == spec)
+            let batches = try ledger.units.values.filter { $0.seed.kind == "episodes" }.map { unit -> Int in
+                guard case .crawlEpisodes(let task) = try CrawlUnits.task(of: unit.seed) else { return 0 }
+                return task.episodeIds.count
+            }
+            #expect(!batches.isEmpty && batches.allSatisfy { (1...6).contains($0) } && batches.contains(6), "\(batches)")
+            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
+            let truth = try Truth(
+                SimulatorCatalog(configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date)).groundTruth(mode: .daily))
+            expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .daily), truth)
+        }
+    }
+}
