@@ -22,8 +22,9 @@ import Glibc
     static let date = "2026-11-25"
 
     /// The built-in catalogs with short retry delays, more attempts per request and a short Kakao breaker
-    /// cool-down (the live values wait seconds to minutes), written as `<dir>/{naver,kakao}.json`.
-    static func fastCatalogs(into directory: String) throws {
+    /// cool-down (the live values wait seconds to minutes), optionally another episode batch size, written as
+    /// `<dir>/{naver,kakao}.json`.
+    static func fastCatalogs(into directory: String, episodeBatchSize: Int? = nil) throws {
         let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("config")
         for platform in ["naver", "kakao"] {
@@ -38,6 +39,11 @@ import Glibc
             var breaker = try #require(catalog["circuitBreaker"] as? [String: Any])
             breaker["coolDownMilliseconds"] = 300
             catalog["circuitBreaker"] = breaker
+            if let episodeBatchSize {
+                var crawl = try #require(catalog["crawl"] as? [String: Any])
+                crawl["episodeBatchSize"] = episodeBatchSize
+                catalog["crawl"] = crawl
+            }
             try JSONSerialization.data(withJSONObject: catalog).write(to: URL(fileURLWithPath: "\(directory)/\(platform).json"))
         }
     }
@@ -142,58 +148,86 @@ import Glibc
         }
     }
 
-    /// The batch size is stored with the run: a resume keeps it without the flag, refuses another one, and the
-    /// episode units follow it whichever worker split the titles.
-    @Test func resumedRunKeepsItsBatchSize() async throws {
-        try await withScratchSchema { connection, schema in
-            let root = try temporaryFolder("batch")
-            defer { try? FileManager.default.removeItem(atPath: root) }
-            let simulator = try await PlatformSimulator.start(
-                configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
+    /// The batch size is stored with the run: a resume keeps it without the flag and refuses another one. The
+    /// episode units follow the run's size, not the worker's: a worker whose catalog says 4 splits by the run's 6,
+    /// and yields exactly the unit ids a worker with the built-in catalog (50) yields for the same run.
+    @Test func batchSizeComesFromTheRunNotFromTheWorker() async throws {
+        let simulator = try await PlatformSimulator.start(
+            configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
+        let root = try temporaryFolder("batch")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/catalog4", withIntermediateDirectories: true)
+        try Self.fastCatalogs(into: root + "/catalog4", episodeBatchSize: 4)
+        let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date, episodeBatchSize: 6)
+        let truth = try Truth(
+            SimulatorCatalog(configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date)).groundTruth(mode: .daily))
+
+        /// Runs the daily crawl in `schema` with one worker (its extra arguments given) and returns the ledger.
+        func crawl(schema: String, name: String, plannedFirst: Bool, worker extra: [String]) async throws -> Ledger {
             let address = "tcp://127.0.0.1:\(try freePort())"
             let base = [
                 "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "daily",
                 "--date", Self.date, "--idle-poll-ms", "100", "--initial-rate", "2000", "--max-rate", "2000",
             ]
-            let planner = try Child("coordinator-1", base + ["--batch-size", "6"], logs: root)
-            try await waitUntil(timeout: .seconds(30), "the run to be planned") {
-                planner.log.contains("new root unit") || !planner.process.isRunning
+            var final = base + ["--batch-size", "6", "--exit-when-done"]
+            if plannedFirst {
+                let planner = try Child("\(name)-planner", base + ["--batch-size", "6"], logs: root)
+                try await waitUntil(timeout: .seconds(30), "the run to be planned") {
+                    planner.log.contains("new root unit") || !planner.process.isRunning
+                }
+                planner.signal(SIGTERM)
+                #expect(await planner.wait(timeout: .seconds(20)) == 0, "\(planner.log.suffix(2000))")
+                let other = try Child("\(name)-other", base + ["--resume", "--batch-size", "7"], logs: root)
+                #expect(await other.wait(timeout: .seconds(20)) != 0)
+                #expect(other.log.contains("planned with --batch-size 6"), "\(other.log.suffix(2000))")
+                final = base + ["--resume", "--exit-when-done"]
             }
-            planner.signal(SIGTERM)
-            #expect(await planner.wait(timeout: .seconds(20)) == 0, "\(planner.log.suffix(2000))")
-
-            let other = try Child("coordinator-other", base + ["--resume", "--batch-size", "7"], logs: root)
-            #expect(await other.wait(timeout: .seconds(20)) != 0)
-            #expect(other.log.contains("planned with --batch-size 6"), "\(other.log.suffix(2000))")
-
-            let resumed = try Child("coordinator-2", base + ["--resume", "--exit-when-done"], logs: root)
-            let workers = try (1...2).map { index in
-                try Child(
-                    "worker-\(index)",
-                    ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "3",
-                     "--id", "worker-\(index)", "--base-url", simulator.baseURL], logs: root)
-            }
-            #expect(await resumed.wait(timeout: .seconds(90)) == 0, "\(resumed.log.suffix(3000))")
-            #expect(resumed.log.contains("dead 0"), "\(resumed.log.suffix(2000))")
-            for worker in workers {
-                worker.signal(SIGTERM)
-                await worker.wait(timeout: .seconds(30))
-            }
-            await simulator.shutdown()
-
-            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date, episodeBatchSize: 6)
-            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "test"))
-            let ledger = try await store.loadLedger(config: LedgerConfig())
-            #expect(ledger.runs[spec.defaultID]?.spec == spec)
-            let batches = try ledger.units.values.filter { $0.seed.kind == "episodes" }.map { unit -> Int in
-                guard case .crawlEpisodes(let task) = try CrawlUnits.task(of: unit.seed) else { return 0 }
-                return task.episodeIds.count
-            }
-            #expect(!batches.isEmpty && batches.allSatisfy { (1...6).contains($0) } && batches.contains(6), "\(batches)")
-            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
-            let truth = try Truth(
-                SimulatorCatalog(configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date)).groundTruth(mode: .daily))
+            let coordinator = try Child("\(name)-coordinator", final, logs: root)
+            let worker = try Child(
+                "\(name)-worker",
+                ["worker", "--coordinator", address, "--data-root", "file://" + root + "/" + name, "--concurrency", "3",
+                 "--id", "\(name)-worker", "--base-url", simulator.baseURL] + extra, logs: root)
+            #expect(await coordinator.wait(timeout: .seconds(90)) == 0, "\(coordinator.log.suffix(3000))")
+            #expect(coordinator.log.contains("dead 0"), "\(coordinator.log.suffix(2000))")
+            worker.signal(SIGTERM)
+            await worker.wait(timeout: .seconds(30))
+            let connection = try await PGConnection.connect(databaseURL)
+            let ledger = try await PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "test"))
+                .loadLedger(config: LedgerConfig())
+            await connection.close()
+            #expect(ledger.runs[spec.defaultID]?.spec == spec, "the batch size is stored with the run")
+            let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root + "/" + name)
             expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .daily), truth)
+            return ledger
         }
+
+        var resumed: Ledger?
+        var plain: Ledger?
+        try await withScratchSchema { _, schema in
+            resumed = try await crawl(schema: schema, name: "catalog4", plannedFirst: true, worker: ["--catalog-dir", root + "/catalog4"])
+        }
+        try await withScratchSchema { _, schema in
+            plain = try await crawl(schema: schema, name: "builtin", plannedFirst: false, worker: [])
+        }
+        await simulator.shutdown()
+        let a = try #require(resumed)
+        let b = try #require(plain)
+
+        // Every title is split by 6: all batches full except at most one remainder.
+        var sizesByTitle: [String: [Int]] = [:]
+        for unit in a.units.values where unit.seed.kind == "episodes" {
+            guard case .crawlEpisodes(let task) = try CrawlUnits.task(of: unit.seed) else { continue }
+            sizesByTitle["\(task.platform)/\(task.titleId)", default: []].append(task.episodeIds.count)
+        }
+        #expect(!sizesByTitle.isEmpty)
+        for (title, sizes) in sizesByTitle {
+            let total = sizes.reduce(0, +)
+            let expected = Array(repeating: 6, count: total / 6) + (total % 6 == 0 ? [] : [total % 6])
+            #expect(sizes.sorted(by: >) == expected, "\(title): \(sizes)")
+        }
+        #expect(sizesByTitle.values.contains { $0.contains(6) })
+        // Different worker settings, identical units.
+        #expect(Set(a.units.keys) == Set(b.units.keys))
+        #expect(a.units.count == b.units.count && a.units.count > sizesByTitle.count)
     }
 }
