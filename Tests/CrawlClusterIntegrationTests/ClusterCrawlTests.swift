@@ -61,14 +61,21 @@ import Glibc
     }
 
     /// SIGKILL a worker mid-run and start another; later SIGKILL the coordinator and restart it with --resume on
-    /// the same port and ledger. The run still finishes with every unit done and exactly the ground truth.
+    /// the same port and ledger, all while the simulator answers ~10% of requests with 5xx, 429 or a reset. The run
+    /// still finishes with every unit done and exactly the ground truth, and its counters stay within what the
+    /// simulator served (the killed worker never reported its requests).
     @Test func survivesKilledWorkerAndKilledCoordinator() async throws {
         try await withScratchSchema { _, schema in
             let root = try temporaryFolder("chaos")
             defer { try? FileManager.default.removeItem(atPath: root) }
+            try FileManager.default.createDirectory(atPath: root + "/catalogs", withIntermediateDirectories: true)
+            try ClusterFaultTests.fastCatalogs(into: root + "/catalogs")
             let simulator = try await PlatformSimulator.start(
                 configuration: SimulatorConfiguration(
-                    seed: 42, scale: .small, date: Self.date, faults: SimulatorFaults(latencyMilliseconds: 15)))
+                    seed: 42, scale: .small, date: Self.date,
+                    faults: SimulatorFaults(
+                        latencyMilliseconds: 15, serverErrorRate: 0.06, tooManyRequestsRate: 0.005, resetRate: 0.03,
+                        retryAfterSeconds: 1)))
             let port = try freePort()
             let address = "tcp://127.0.0.1:\(port)"
             let coordinatorArguments = [
@@ -80,7 +87,7 @@ import Glibc
                 try Child(
                     name,
                     ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "2", "--id", name,
-                     "--base-url", simulator.baseURL, "--log-level", "notice"],
+                     "--base-url", simulator.baseURL, "--catalog-dir", root + "/catalogs", "--log-level", "notice"],
                     logs: root)
             }
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
@@ -119,6 +126,7 @@ import Glibc
                 worker.signal(SIGTERM)
                 #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.name):\n\(worker.log.suffix(2000))")
             }
+            let served = simulator.stats()
             await simulator.shutdown()
 
             // The killed worker's leases ran out and were re-leased (its late files, if any, were never accepted).
@@ -129,6 +137,13 @@ import Glibc
             let totals = try #require(ledger.runs[spec.defaultID]).totals
             #expect(totals.leaseExpiries >= 1, "\(totals)")
             #expect(ledger.units.values.allSatisfy { $0.state == .done })
+            // Retries were counted, and nothing was counted that the simulator did not serve.
+            let stats = totals.stats
+            let report = "\(totals); simulator requests \(served.platformRequests), faults \(served.faults)"
+            #expect(stats.status5xx > 0 && stats.status429 > 0, "\(report)")
+            #expect(stats.status5xx <= Int64(served.faults["5xx"] ?? 0) && stats.status429 <= Int64(served.faults["429"] ?? 0), "\(report)")
+            #expect(stats.retries >= stats.status5xx + stats.status429 - totals.failures, "\(report)")
+            #expect(stats.requests <= Int64(served.platformRequests), "\(report)")
 
             let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
             expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .full), try Self.truth(mode: .full))
