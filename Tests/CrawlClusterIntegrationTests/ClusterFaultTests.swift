@@ -64,7 +64,7 @@ import Glibc
                 "coordinator",
                 ["coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
                  "--date", Self.date, "--exit-when-done", "--lease-seconds", "30", "--idle-poll-ms", "100",
-                 "--initial-rate", "2000", "--max-rate", "2000", "--min-rate", "200", "--batch-size", "10",
+                 "--initial-rate", "2000", "--max-rate", "2000", "--min-rate", "50", "--batch-size", "10",
                  "--log-level", "notice"],
                 logs: root)
             var workers: [Child] = []
@@ -130,20 +130,22 @@ import Glibc
             #expect(stats.status5xx == Int64(injected.fivexx), "\(report)")
             #expect(stats.status429 == Int64(injected.tooMany), "\(report)")
             #expect(stats.status403 == Int64(injected.forbidden), "\(report)")
-            // Every failed answer was retried (no unit attempt failed, so no request ran out of attempts): the
-            // retries beyond the 5xx/429/403 answers are the resets the crawler saw.
-            #expect(totals.failures == 0, "\(report)")
-            let surfacedResets = stats.retries - Int64(injected.fivexx + injected.tooMany + injected.forbidden)
-            #expect(surfacedResets >= 0 && surfacedResets <= Int64(injected.resets), "\(report)")
-            // Every request is counted, retries included. The only requests the simulator saw and the run did not
-            // count are libcurl's own: a reset on a reused keep-alive connection before any answer is sent again on
-            // a fresh one inside the same attempt, so those resets never reach the crawler.
-            #expect(Int64(served.platformRequests) == stats.requests + Int64(injected.resets) - surfacedResets, "\(report)")
+            // Every 5xx, 429 and 403 answer and every reset the crawler saw was retried, except a request's last
+            // attempt when it ran out of attempts (a give-up, which fails the unit attempt). Resets on a reused
+            // keep-alive connection before any answer are resent by libcurl itself inside the same attempt: the
+            // simulator counts them, the crawler never sees them. So, with s resets seen and g give-ups:
+            //   retries = 5xx + 429 + 403 + s − g   and   served = requests + resets − s,
+            // which leaves g = 5xx + 429 + 403 + resets − retries − (served − requests), between 0 and the failures.
+            let answers = Int64(injected.fivexx + injected.tooMany + injected.forbidden)
+            let unseen = Int64(served.platformRequests) - stats.requests
+            let giveUps = answers + Int64(injected.resets) - stats.retries - unseen
+            #expect(giveUps >= 0 && giveUps <= totals.failures, "\(report)")
+            #expect(unseen >= 0 && unseen <= Int64(injected.resets), "\(report)")
 
             // The budgets reacted: 429s (and Kakao's 403 bursts) cut each platform's cluster rate, never below the floor.
             for platform in ["naver", "kakao"] {
                 #expect((decreases[platform] ?? 0) >= 1, "\(platform): \(decreases) \(lowest)")
-                #expect((lowest[platform] ?? 2_000) < 2_000 && (lowest[platform] ?? 0) >= 200, "\(platform): \(lowest)")
+                #expect((lowest[platform] ?? 2_000) < 2_000 && (lowest[platform] ?? 0) >= 50, "\(platform): \(lowest)")
             }
         }
     }
