@@ -27,14 +27,19 @@ public func isValidClusterName(_ name: String) -> Bool {
     IdentifierRules.isSafe(name, maxLength: ClusterLimits.maxNameBytes, extra: Set("-_".utf8))
 }
 
-/// What a run crawls: platforms, mode and the crawl date in KST (`YYYY-MM-DD`).
+/// What a run crawls: platforms, mode and the crawl date in KST (`YYYY-MM-DD`), and how it is split.
 public struct RunSpec: Hashable, Sendable, Codable {
     public let platforms: [String]
     public let mode: RunMode
     public let crawlDate: String
+    /// Episodes per episode unit, fixed when the run is planned and kept in the ledger, so every worker splits a
+    /// title identically and a resumed run keeps its unit ids; nil: each platform catalog's default.
+    public let episodeBatchSize: Int?
+
+    public static let maxEpisodeBatchSize = 10_000
 
     /// Platforms are sorted and de-duplicated, so equal runs have equal specs.
-    public init(platforms: [String], mode: RunMode, crawlDate: String) throws(ClusterError) {
+    public init(platforms: [String], mode: RunMode, crawlDate: String, episodeBatchSize: Int? = nil) throws(ClusterError) {
         let sorted = Array(Set(platforms)).sorted()
         guard !sorted.isEmpty, sorted.allSatisfy(isValidClusterName) else {
             throw ClusterError(code: .invalidArgument, operation: "RunSpec", detail: "platforms must be non-empty names of [a-z0-9_-]: \(platforms)")
@@ -42,9 +47,18 @@ public struct RunSpec: Hashable, Sendable, Codable {
         guard RunSpec.isDate(crawlDate) else {
             throw ClusterError(code: .invalidArgument, operation: "RunSpec", detail: "crawl date '\(crawlDate.prefix(40))' is not YYYY-MM-DD")
         }
+        if let episodeBatchSize, !(1...RunSpec.maxEpisodeBatchSize).contains(episodeBatchSize) {
+            throw ClusterError(code: .invalidArgument, operation: "RunSpec", detail: "episode batch size \(episodeBatchSize) is not in 1...\(RunSpec.maxEpisodeBatchSize)")
+        }
         self.platforms = sorted
         self.mode = mode
         self.crawlDate = crawlDate
+        self.episodeBatchSize = episodeBatchSize
+    }
+
+    /// The same run with another batch size.
+    public func with(episodeBatchSize: Int?) throws(ClusterError) -> RunSpec {
+        try RunSpec(platforms: platforms, mode: mode, crawlDate: crawlDate, episodeBatchSize: episodeBatchSize)
     }
 
     /// `<date>.<mode>.<platform>+<platform>`, e.g. `2026-11-25.daily.kakao+naver`; starting the same run twice resumes it.
@@ -68,7 +82,8 @@ public struct RunSpec: Hashable, Sendable, Codable {
             try self.init(
                 platforms: container.decode([String].self, forKey: .platforms),
                 mode: container.decode(RunMode.self, forKey: .mode),
-                crawlDate: container.decode(String.self, forKey: .crawlDate))
+                crawlDate: container.decode(String.self, forKey: .crawlDate),
+                episodeBatchSize: container.decodeIfPresent(Int.self, forKey: .episodeBatchSize))
         } catch let error as ClusterError {
             throw DecodingError.dataCorruptedError(forKey: .platforms, in: container, debugDescription: error.description)
         }

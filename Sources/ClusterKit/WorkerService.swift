@@ -26,7 +26,8 @@ public final class UnitContext: Sendable {
     /// This worker's current share of the platform's budget (nil before the first grant).
     public func allowance(platform: String) -> PlatformAllowance? { shared.allowance(platform: platform) }
 
-    /// Adds politeness signals for the next heartbeat.
+    /// Adds politeness signals for the next heartbeat. A Retry-After counts from now: the heartbeat carries what is
+    /// left of it when it is sent.
     public func report(platform: String, _ stats: TaskStats) { shared.report(platform: platform, stats) }
 }
 
@@ -64,14 +65,40 @@ final class WorkerShared: Sendable {
         var held: [LeaseToken: Task<UnitOutcome, Never>] = [:]
         var allowances: [String: PlatformAllowance] = [:]
         var signals: [String: TaskStats] = [:]
+        /// When the latest Retry-After seen per platform ends.
+        var pauseEnds: [String: Timestamp] = [:]
         var draining = false
         var heartbeatMillis: Int64 = 10_000
     }
     let state = Mutex(State())
+    let clock: @Sendable () -> Timestamp
+
+    init(clock: @escaping @Sendable () -> Timestamp) { self.clock = clock }
 
     func allowance(platform: String) -> PlatformAllowance? { state.withLock { $0.allowances[platform] } }
     func report(platform: String, _ stats: TaskStats) {
-        state.withLock { $0.signals[platform] = ($0.signals[platform] ?? .zero).adding(stats) }
+        var counts = stats
+        counts.retryAfterMillis = nil
+        let pauseEnd = stats.retryAfterMillis.map { clock().adding(millis: $0) }
+        state.withLock { state in
+            state.signals[platform] = (state.signals[platform] ?? .zero).adding(counts)
+            if let pauseEnd { state.pauseEnds[platform] = max(state.pauseEnds[platform] ?? pauseEnd, pauseEnd) }
+        }
+    }
+
+    /// Takes the signals for a heartbeat: counts since the last one, and the part of each Retry-After still to run
+    /// (one that already ended is not sent, so the cluster never pauses for a wait that is over).
+    func takeSignals() -> [PlatformSignals] {
+        let now = clock()
+        return state.withLock { state in
+            for (platform, end) in state.pauseEnds where end > now {
+                state.signals[platform, default: .zero].retryAfterMillis = end.millis(since: now)
+            }
+            state.pauseEnds.removeAll()
+            let signals = state.signals.map { PlatformSignals(platform: $0.key, stats: $0.value) }
+            state.signals.removeAll()
+            return signals
+        }
     }
     func update(_ allowances: [PlatformAllowance]) {
         state.withLock { state in for allowance in allowances { state.allowances[allowance.platform] = allowance } }
@@ -85,13 +112,14 @@ public final class WorkerService: Sendable {
     let executor: any UnitExecutor
     let clock: @Sendable () -> Timestamp
     let logger: Logger
-    let shared = WorkerShared()
+    let shared: WorkerShared
     let codec: WireCodec
 
     public init(settings: WorkerSettings, executor: any UnitExecutor, clock: @escaping @Sendable () -> Timestamp = systemTimestamp, logger: Logger) throws {
         self.settings = settings
         self.executor = executor
         self.clock = clock
+        self.shared = WorkerShared(clock: clock)
         self.logger = logger
         self.codec = try WireCodec(secret: settings.secret, maxMessageBytes: settings.maxMessageBytes)
     }
@@ -205,11 +233,8 @@ public final class WorkerService: Sendable {
         while !Task.isCancelled {
             let interval = shared.state.withLock { $0.heartbeatMillis }
             try await Task.sleep(for: .milliseconds(interval))
-            let (tokens, signals) = shared.state.withLock { state in
-                let signals = state.signals.map { PlatformSignals(platform: $0.key, stats: $0.value) }
-                state.signals.removeAll()
-                return (Array(state.held.keys), signals)
-            }
+            let signals = shared.takeSignals()
+            let tokens = shared.state.withLock { Array($0.held.keys) }
             let reply = try await call(socket, .heartbeat(Heartbeat(tokens: tokens, signals: signals)))
             guard case .heartbeatAck(let ack) = reply else { continue }
             shared.update(ack.allowances)

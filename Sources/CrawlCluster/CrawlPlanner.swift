@@ -41,7 +41,7 @@ public enum CrawlUnits {
     }
 }
 
-/// A run's root units from WebtoonCore's plan.
+/// A run's root units from WebtoonCore's plan: list → title → episode-batch units, split by the run's batch size.
 public enum CrawlPlanner {
     public static func roots(for spec: RunSpec) throws -> [UnitSeed] {
         var platforms: [Platform] = []
@@ -55,6 +55,12 @@ public enum CrawlPlanner {
             throw CrawlClusterError(.invalidRunSpec, "crawl date \"\(spec.crawlDate)\" is not YYYY-MM-DD")
         }
         let mode: CrawlMode = spec.mode == .full ? .full : .daily
-        return try CrawlPlan.rootTasks(platforms: platforms, mode: mode, crawlDate: date).map(CrawlUnits.seed(for:))
+        // The batch size goes into every root's payload (and from there into every title unit), resolved here when
+        // the run leaves it to the catalogs, so workers never split by their own settings.
+        return try platforms.flatMap { platform in
+            CrawlPlan.rootTasks(
+                platforms: [platform], mode: mode, crawlDate: date,
+                episodeBatchSize: spec.episodeBatchSize ?? EndpointCatalog.builtIn(platform).crawl.episodeBatchSize)
+        }.map(CrawlUnits.seed(for:))
     }
 }

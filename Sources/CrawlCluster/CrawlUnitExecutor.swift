@@ -40,9 +40,10 @@ public struct DataRoot: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Runs one leased unit: decodes its crawl task, fetches with the crawler runtime at this worker's share of the
-/// platform budget (split evenly among its concurrent units) and within the catalog's in-flight cap per worker,
-/// keeps the raw responses, writes one Parquet file per table and partition, and reports the manifest, the child
-/// tasks and the request counters.
+/// platform budget (one `AllowanceGate` per platform shared by all the worker's units, following every new
+/// allowance) and within the catalog's in-flight cap per worker, keeps the raw responses, writes one Parquet file
+/// per table and partition, and reports the manifest, the child tasks and the request counters. Throttling answers
+/// (429 with Retry-After, 403, 5xx) are signalled to the coordinator as they happen.
 ///
 /// Files are named `part-<unit>-a<epoch>.parquet` (the lease epoch, unique across every lease the unit ever had,
 /// so a stale holder and the current one never write the same name) and appear atomically. A lost lease
@@ -53,18 +54,19 @@ public final class CrawlUnitExecutor: UnitExecutor {
     private let http: any HTTPFetching
     /// Requests in flight per platform across all of this worker's units (the catalog's `maxConcurrency`).
     private let inFlight: [Platform: InFlightLimiter]
+    /// This worker's request rate per platform, shared by its units.
+    private let gates: [Platform: AllowanceGate]
     private let rawStorage: RawStorage
-    private let unitsPerWorker: Int
     private let logger: Logger
     /// Parquet writes and checksums block on file I/O: they run here, never on the cooperative pool.
     private let ioQueue = DispatchQueue(label: "webtoon.crawl-cluster.parquet")
 
     /// - Parameters:
-    ///   - catalogs: endpoint catalogs (base URLs already overridden for a simulator); their rate is replaced by
-    ///     this worker's allowance from the coordinator, split among `unitsPerWorker` concurrent units.
+    ///   - catalogs: endpoint catalogs (base URLs already overridden for a simulator); their rate holds only until
+    ///     the coordinator's first allowance, which replaces it.
     ///   - http: the shared HTTP client (one per worker process).
     public init(
-        dataRoot: DataRoot, catalogs: [EndpointCatalog], http: any HTTPFetching, unitsPerWorker: Int,
+        dataRoot: DataRoot, catalogs: [EndpointCatalog], http: any HTTPFetching,
         rawLayout: RawStorage.Layout = .segments, logger: Logger
     ) {
         self.dataRoot = dataRoot
@@ -72,8 +74,11 @@ public final class CrawlUnitExecutor: UnitExecutor {
         self.http = http
         self.inFlight = Dictionary(
             catalogs.map { ($0.platform, InFlightLimiter(limit: $0.politeness.maxConcurrency)) }, uniquingKeysWith: { _, last in last })
+        self.gates = Dictionary(
+            catalogs.map {
+                ($0.platform, AllowanceGate(platform: $0.platform.rawValue, initialRate: $0.politeness.requestsPerSecond, burst: $0.politeness.burst))
+            }, uniquingKeysWith: { _, last in last })
         self.rawStorage = RawStorage(root: dataRoot.path, layout: rawLayout)
-        self.unitsPerWorker = max(1, unitsPerWorker)
         self.logger = logger
     }
 
@@ -87,21 +92,18 @@ public final class CrawlUnitExecutor: UnitExecutor {
         guard let baseCatalog = catalogs[task.platform] else {
             return .failed(error: "this worker has no catalog for \(task.platform)", retryable: true, stats: .zero)
         }
-        // Honour a platform pause (Retry-After) before the first request.
-        let allowance = context.allowance(platform: task.platform.rawValue)
-        if let until = allowance?.pausedUntil {
-            let wait = until.millis - systemTimestamp().millis
-            if wait > 0 {
-                do { try await Task.sleep(for: .milliseconds(wait)) } catch {
-                    return .failed(error: "cancelled while paused", retryable: true, stats: .zero)
-                }
-            }
-        }
-        let catalog = Self.catalog(baseCatalog, allowance: allowance, unitsPerWorker: unitsPerWorker)
+        let platform = task.platform.rawValue
+        let catalog = Self.unlimited(baseCatalog)
         let crawlStats = CrawlStats()
+        var client: any HTTPFetching = http
+        if let limiter = inFlight[task.platform] {
+            client = LimitedHTTP(
+                inner: http, limiter: limiter, gate: gates[task.platform],
+                allowance: { context.allowance(platform: platform) },
+                signal: { context.report(platform: platform, $0) })
+        }
         let fetcher = EndpointHTTPFetcher(
-            catalogs: [catalog], http: inFlight[task.platform].map { LimitedHTTP(inner: http, limiter: $0) } ?? http,
-            stats: crawlStats, logger: logger,
+            catalogs: [catalog], http: client, stats: crawlStats, logger: logger,
             seed: UInt64(truncatingIfNeeded: unit.token.epoch) &+ UInt64(unit.unit.rawValue.hashValue.magnitude))
         let runner = TaskRunner(catalogs: [catalog], fetcher: fetcher)
 
@@ -110,12 +112,9 @@ public final class CrawlUnitExecutor: UnitExecutor {
             output = try await runner.run(task)
         } catch {
             _ = try? await rawStorage.write(task: task, raw: error.raw, failed: true)
-            let stats = Self.stats(crawlStats.snapshot(task.platform))
-            context.report(platform: task.platform.rawValue, stats)
-            return .failed(error: "\(error)", retryable: true, stats: stats)
+            return .failed(error: "\(error)", retryable: true, stats: Self.stats(crawlStats.snapshot(task.platform)))
         }
         let stats = Self.stats(crawlStats.snapshot(task.platform))
-        context.report(platform: task.platform.rawValue, stats)
         if Task.isCancelled { return .failed(error: "lease lost", retryable: true, stats: stats) }
 
         do {
@@ -143,10 +142,10 @@ public final class CrawlUnitExecutor: UnitExecutor {
         return .completed(manifest: Manifest(files: files), children: children, stats: stats)
     }
 
-    /// The catalog at this unit's share of the worker's allowance (unchanged before the first grant).
-    static func catalog(_ catalog: EndpointCatalog, allowance: PlatformAllowance?, unitsPerWorker: Int) -> EndpointCatalog {
-        guard let allowance, allowance.requestsPerSecond > 0 else { return catalog }
-        return catalog.withPoliteness(requestsPerSecond: max(0.01, allowance.requestsPerSecond / Double(max(1, unitsPerWorker))))
+    /// The unit's own token bucket is lifted: the worker's shared `AllowanceGate` sets the pace (the unit keeps its
+    /// retries, Retry-After waits and circuit breaker).
+    static func unlimited(_ catalog: EndpointCatalog) -> EndpointCatalog {
+        catalog.withPoliteness(requestsPerSecond: 1_000_000)
     }
 
     static func stats(_ snapshot: CrawlStats.Snapshot) -> TaskStats {

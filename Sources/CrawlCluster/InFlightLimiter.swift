@@ -1,3 +1,4 @@
+import ClusterCore
 import CurlKit
 import Synchronization
 import WebtoonCrawler
@@ -62,14 +63,22 @@ final class InFlightLimiter: Sendable {
     var available: Int { state.withLock { $0.available } }
 }
 
-/// An HTTP client whose requests first take a slot of a shared `InFlightLimiter`.
+/// An HTTP client whose requests first take a slot of a shared `InFlightLimiter`, then (if given) a token of the
+/// worker's `AllowanceGate`, and whose throttling answers go straight to `signal` (the next heartbeat), so the
+/// cluster budget reacts while the unit still runs.
 struct LimitedHTTP: HTTPFetching {
     let inner: any HTTPFetching
     let limiter: InFlightLimiter
+    var gate: AllowanceGate? = nil
+    var allowance: @Sendable () -> PlatformAllowance? = { nil }
+    var signal: @Sendable (TaskStats) -> Void = { _ in }
 
     func fetch(_ request: HTTPRequest) async throws -> HTTPResponse {
         try await limiter.acquire()
         defer { limiter.release() }
-        return try await inner.fetch(request)
+        try await gate?.acquire(allowance)
+        let response = try await inner.fetch(request)
+        if let stats = politenessSignal(response) { signal(stats) }
+        return response
     }
 }

@@ -22,11 +22,15 @@ public struct ListTitlesTask: Codable, Sendable, Hashable {
     public var list: TitleList
     public var mode: CrawlMode
     public var crawlDate: CrawlDate
-    public init(platform: Platform, list: TitleList, mode: CrawlMode, crawlDate: CrawlDate) {
+    /// Episodes per batch task, handed down to every title task this list creates; nil: the catalog's.
+    /// Part of the plan (not of the key), so whichever runner splits a title, the batches are the same.
+    public var episodeBatchSize: Int?
+    public init(platform: Platform, list: TitleList, mode: CrawlMode, crawlDate: CrawlDate, episodeBatchSize: Int? = nil) {
         self.platform = platform
         self.list = list
         self.mode = mode
         self.crawlDate = crawlDate
+        self.episodeBatchSize = episodeBatchSize
     }
 }
 
@@ -39,12 +43,18 @@ public struct CrawlTitleTask: Codable, Sendable, Hashable {
     public var crawlDate: CrawlDate
     /// The list marked the title adult (Kakao's only age signal).
     public var listedAdult: Bool
-    public init(platform: Platform, titleId: Int64, mode: CrawlMode, crawlDate: CrawlDate, listedAdult: Bool = false) {
+    /// Episodes per batch task; nil: the catalog's `crawl.episodeBatchSize`. Not part of the key.
+    public var episodeBatchSize: Int?
+    public init(
+        platform: Platform, titleId: Int64, mode: CrawlMode, crawlDate: CrawlDate, listedAdult: Bool = false,
+        episodeBatchSize: Int? = nil
+    ) {
         self.platform = platform
         self.titleId = titleId
         self.mode = mode
         self.crawlDate = crawlDate
         self.listedAdult = listedAdult
+        self.episodeBatchSize = episodeBatchSize
     }
 }
 
@@ -154,14 +164,23 @@ extension CrawlTask: Codable {
 /// The root tasks of a crawl.
 public enum CrawlPlan {
     /// Full mode: each platform's weekly and finished lists; daily mode: each platform's weekly list (filtered to the
-    /// crawl date's weekday by the task).
-    public static func rootTasks(platforms: [Platform], mode: CrawlMode, crawlDate: CrawlDate) -> [CrawlTask] {
+    /// crawl date's weekday by the task). `episodeBatchSize` (nil: each catalog's) travels down to every title task.
+    public static func rootTasks(
+        platforms: [Platform], mode: CrawlMode, crawlDate: CrawlDate, episodeBatchSize: Int? = nil
+    ) -> [CrawlTask] {
         var tasks: [CrawlTask] = []
         for platform in platforms {
-            tasks.append(.listTitles(ListTitlesTask(platform: platform, list: .weekly, mode: mode, crawlDate: crawlDate)))
+            tasks.append(
+                .listTitles(
+                    ListTitlesTask(
+                        platform: platform, list: .weekly, mode: mode, crawlDate: crawlDate,
+                        episodeBatchSize: episodeBatchSize)))
             if mode == .full {
                 tasks.append(
-                    .listTitles(ListTitlesTask(platform: platform, list: .finished, mode: mode, crawlDate: crawlDate)))
+                    .listTitles(
+                        ListTitlesTask(
+                            platform: platform, list: .finished, mode: mode, crawlDate: crawlDate,
+                            episodeBatchSize: episodeBatchSize)))
             }
         }
         return tasks

@@ -230,7 +230,7 @@ struct TaskContext: Sendable {
                 .crawlTitle(
                     CrawlTitleTask(
                         platform: platform, titleId: $0.titleId, mode: task.mode, crawlDate: task.crawlDate,
-                        listedAdult: $0.adult))
+                        listedAdult: $0.adult, episodeBatchSize: task.episodeBatchSize))
             })
     }
 
@@ -391,7 +391,7 @@ struct TaskContext: Sendable {
     func batches(_ episodes: [EpisodeRecord], _ task: CrawlTitleTask) -> [CrawlTask] {
         CrawlPlan.episodeBatches(
             platform: platform, titleId: task.titleId, episodeIds: episodes.map(\.episodeId),
-            batchSize: catalog.crawl.episodeBatchSize, mode: task.mode, crawlDate: task.crawlDate)
+            batchSize: task.episodeBatchSize ?? catalog.crawl.episodeBatchSize, mode: task.mode, crawlDate: task.crawlDate)
     }
 
     // MARK: Episode statistics

@@ -66,6 +66,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-rate"), help: "Cluster-wide requests/s ceiling per platform.")
     var maxRate: Double = 10
 
+    @Option(name: .customLong("min-rate"), help: "Cluster-wide requests/s floor per platform: 429s and 403 bursts never cut below it (default: 0.1, or --initial-rate if lower).")
+    var minRate: Double?
+
+    @Option(name: .customLong("batch-size"), help: "Episodes per episode unit, kept with the run in the ledger (default: each platform catalog's; a resumed run keeps its own).")
+    var batchSize: Int?
+
     @Option(name: .customLong("idle-poll-ms"), help: "How long an idle worker waits before asking again.")
     var idlePollMilliseconds: Int = 2_000
 
@@ -93,6 +99,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard initialRate > 0, maxRate >= initialRate else {
             throw ValidationError("--initial-rate must be positive and at most --max-rate")
         }
+        if let minRate, !(minRate > 0 && minRate <= initialRate) {
+            throw ValidationError("--min-rate must be positive and at most --initial-rate")
+        }
+        if let batchSize, !(1...1_000).contains(batchSize) { throw ValidationError("--batch-size must be in 1...1000") }
         if let httpPort, !(0...65_535).contains(httpPort) { throw ValidationError("--http-port must be in 0...65535") }
         guard (10...60_000).contains(idlePollMilliseconds) else { throw ValidationError("--idle-poll-ms must be in 10...60000") }
     }
@@ -101,8 +111,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let logger = ClusterSupport.logger("webtoon.coordinator", level: logLevel)
         let secret = try ClusterSupport.secret(file: secretFile)
         let url = try ClusterSupport.databaseURL(databaseURL)
-        let spec = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: date)
-        let roots = try CrawlPlanner.roots(for: spec)
+        var spec = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: date)
         let tls = try ClusterSupport.serverTLS(url: listen, certificate: tlsCertificate, key: tlsKey)
 
         // Held until the process ends (closing it, or dying, releases the lock).
@@ -113,13 +122,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let connection = try await PGConnection.connect(url)
         let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: logger)
         try await store.migrate()
+        // The batch size is part of the plan: a resumed run keeps the one it was planned with.
         let existing = try await connection.query(
-            "SELECT state FROM \(try await connection.quoteIdentifier(schema)).runs WHERE id = $1", [.text(spec.defaultID.rawValue)])
-        if !existing.rows.isEmpty && !resume {
-            throw ValidationError("run \(spec.defaultID) is already in the ledger (schema \(schema)); pass --resume to continue it")
+            "SELECT coalesce((record->'spec'->>'episodeBatchSize')::int, 0) FROM \(try await connection.quoteIdentifier(schema)).runs WHERE id = $1",
+            [.text(spec.defaultID.rawValue)])
+        if let row = existing.rows.first {
+            guard resume else {
+                throw ValidationError("run \(spec.defaultID) is already in the ledger (schema \(schema)); pass --resume to continue it")
+            }
+            let stored = try row.value(0, as: Int.self) ?? 0
+            let planned = stored > 0 ? stored : nil
+            if let batchSize, batchSize != planned {
+                throw ValidationError(
+                    "run \(spec.defaultID) was planned with --batch-size \(planned.map(String.init) ?? "(catalog default)"); drop --batch-size to resume it")
+            }
+            spec = try spec.with(episodeBatchSize: planned)
+        } else {
+            spec = try spec.with(episodeBatchSize: batchSize)
         }
+        let roots = try CrawlPlanner.roots(for: spec)
 
-        let budget = BudgetPolicy(initialRate: initialRate, floor: min(0.1, initialRate), ceiling: maxRate)
+        let budget = BudgetPolicy(initialRate: initialRate, floor: minRate ?? min(0.1, initialRate), ceiling: maxRate)
         let core = CoordinatorConfig(
             ledger: LedgerConfig(leaseMillis: Int64(leaseSeconds) * 1000, maxAttempts: maxAttempts),
             idlePollMillis: Int64(idlePollMilliseconds), defaultBudget: budget)

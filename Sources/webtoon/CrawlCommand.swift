@@ -136,7 +136,12 @@ struct CrawlCommand: AsyncParsableCommand {
     }
 
     func loadCatalog(_ platform: Platform) throws -> EndpointCatalog {
-        guard let catalogDirectory else { return EndpointCatalog.builtIn(platform) }
+        try Self.loadCatalog(platform, directory: catalogDirectory)
+    }
+
+    /// `<directory>/<platform>.json`, or the built-in catalog without a directory.
+    static func loadCatalog(_ platform: Platform, directory: String?) throws -> EndpointCatalog {
+        guard let catalogDirectory = directory else { return EndpointCatalog.builtIn(platform) }
         let path = "\(catalogDirectory)/\(platform.rawValue).json"
         guard let data = try? Data(contentsOf: URL(filePath: path)) else {
             throw ValidationError("cannot read catalog \(path)")

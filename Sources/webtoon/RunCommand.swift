@@ -73,7 +73,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Continue the run if the ledger already has it.")
     var resume = false
 
-    @Option(name: .customLong("batch-size"), help: "Episodes per episode unit.")
+    @Option(name: .customLong("batch-size"), help: "Episodes per episode unit (part of the run's plan; a resumed run keeps its own).")
     var batchSize: Int?
 
     @Option(name: .customLong("max-attempts"), help: "Leases a unit may use before it is dead.")
@@ -156,6 +156,7 @@ struct RunCommand: AsyncParsableCommand {
                 "--log-level", logLevel,
             ]
             if resume { coordinatorArguments.append("--resume") }
+            if let batchSize { coordinatorArguments += ["--batch-size", "\(batchSize)"] }
             try cluster.start(name: "coordinator", coordinatorArguments)
             for index in 1...workers {
                 var arguments = [
@@ -163,7 +164,6 @@ struct RunCommand: AsyncParsableCommand {
                     "--platforms", spec.platforms.joined(separator: ","), "--id", "worker-\(index)", "--log-level", logLevel,
                 ]
                 if let simulator { arguments += ["--base-url", simulator.baseURL] }
-                if let batchSize { arguments += ["--batch-size", "\(batchSize)"] }
                 try cluster.start(name: "worker-\(index)", arguments)
             }
             outcome = await Self.superviseWithSignals(cluster: cluster, address: address, secret: Array(secret.utf8), run: spec.defaultID)

@@ -19,8 +19,8 @@ struct WorkerCommand: AsyncParsableCommand {
             Dials the coordinator, runs up to --concurrency units at once at this worker's share of each \
             platform's cluster-wide request budget, writes <data-root>/optimized/TABLE/year=…/month=…/day=…/\
             platform=…/part-<unit>-a<epoch>.parquet and raw responses under <data-root>/raw/, and reports each \
-            unit's files with row counts and SHA-256. Every worker of a run needs the same --data-root volume \
-            and the same --batch-size. SIGTERM or SIGINT drains: running units finish, then it leaves.
+            unit's files with row counts and SHA-256. Every worker of a run needs the same --data-root volume; \
+            how episodes are batched comes with each unit from the coordinator's plan. SIGTERM or SIGINT drains: running units finish, then it leaves.
             """
     )
 
@@ -48,8 +48,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("base-url"), help: "Point every platform host at this URL (simulator); omit for live.")
     var baseURL: String?
 
-    @Option(name: .customLong("batch-size"), help: "Episodes per episode unit (must be the same on every worker of a run).")
-    var batchSize: Int?
+    @Option(name: .customLong("catalog-dir"), help: "Folder with naver.json and kakao.json replacing the built-in catalogs (retries, breaker, in-flight cap); the rate comes from the coordinator.")
+    var catalogDirectory: String?
 
     @Option(name: .customLong("drain-seconds"), help: "After SIGTERM, how long running units may take before they are released.")
     var drainSeconds: Int = 60
@@ -67,7 +67,6 @@ struct WorkerCommand: AsyncParsableCommand {
         do { _ = try DataRoot(url: dataRoot) } catch { throw ValidationError("--data-root: \(error.detail)") }
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...256") }
         _ = try ClusterSupport.platforms(platforms)
-        if let batchSize, !(1...1_000).contains(batchSize) { throw ValidationError("--batch-size must be in 1...1000") }
         if let id, WorkerID(rawValue: id) == nil { throw ValidationError("--id must match [a-z0-9._-]{1,64}") }
         try ClusterSupport.validateLogLevel(logLevel)
         guard (1...3_600).contains(drainSeconds) else { throw ValidationError("--drain-seconds must be in 1...3600") }
@@ -81,9 +80,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let served = try ClusterSupport.platforms(platforms)
         var catalogs: [EndpointCatalog] = []
         for platform in served {
-            var catalog = EndpointCatalog.builtIn(platform)
+            var catalog = try CrawlCommand.loadCatalog(platform, directory: catalogDirectory)
             if let baseURL { catalog = try catalog.overridingBaseURL(baseURL) }
-            if let batchSize { catalog.crawl.episodeBatchSize = batchSize }
             catalogs.append(catalog)
         }
         var configuration = HTTPClient.Configuration()
@@ -92,7 +90,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.maxTotalConnections = connections
         let client = try HTTPClient(configuration: configuration, logger: logger)
         let executor = CrawlUnitExecutor(
-            dataRoot: root, catalogs: catalogs, http: client, unitsPerWorker: concurrency, logger: logger)
+            dataRoot: root, catalogs: catalogs, http: client, logger: logger)
         let workerID = try id.flatMap(WorkerID.init(rawValue:)) ?? Self.defaultID()
         let worker = try WorkerService(
             settings: WorkerSettings(

@@ -61,26 +61,33 @@ import Glibc
     }
 
     /// SIGKILL a worker mid-run and start another; later SIGKILL the coordinator and restart it with --resume on
-    /// the same port and ledger. The run still finishes with every unit done and exactly the ground truth.
+    /// the same port and ledger, all while the simulator answers ~10% of requests with 5xx, 429 or a reset. The run
+    /// still finishes with every unit done and exactly the ground truth, and its counters stay within what the
+    /// simulator served (the killed worker never reported its requests).
     @Test func survivesKilledWorkerAndKilledCoordinator() async throws {
         try await withScratchSchema { _, schema in
             let root = try temporaryFolder("chaos")
             defer { try? FileManager.default.removeItem(atPath: root) }
+            try FileManager.default.createDirectory(atPath: root + "/catalogs", withIntermediateDirectories: true)
+            try ClusterFaultTests.fastCatalogs(into: root + "/catalogs")
             let simulator = try await PlatformSimulator.start(
                 configuration: SimulatorConfiguration(
-                    seed: 42, scale: .small, date: Self.date, faults: SimulatorFaults(latencyMilliseconds: 15)))
+                    seed: 42, scale: .small, date: Self.date,
+                    faults: SimulatorFaults(
+                        latencyMilliseconds: 15, serverErrorRate: 0.06, tooManyRequestsRate: 0.005, resetRate: 0.03,
+                        retryAfterSeconds: 1)))
             let port = try freePort()
             let address = "tcp://127.0.0.1:\(port)"
             let coordinatorArguments = [
                 "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
                 "--date", Self.date, "--exit-when-done", "--lease-seconds", "3", "--idle-poll-ms", "100",
-                "--initial-rate", "2000", "--max-rate", "2000", "--log-level", "notice",
+                "--initial-rate", "2000", "--max-rate", "2000", "--batch-size", "5", "--log-level", "notice",
             ]
             func worker(_ name: String) throws -> Child {
                 try Child(
                     name,
                     ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "2", "--id", name,
-                     "--base-url", simulator.baseURL, "--batch-size", "5", "--log-level", "notice"],
+                     "--base-url", simulator.baseURL, "--catalog-dir", root + "/catalogs", "--log-level", "notice"],
                     logs: root)
             }
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
@@ -119,6 +126,7 @@ import Glibc
                 worker.signal(SIGTERM)
                 #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.name):\n\(worker.log.suffix(2000))")
             }
+            let served = simulator.stats()
             await simulator.shutdown()
 
             // The killed worker's leases ran out and were re-leased (its late files, if any, were never accepted).
@@ -129,6 +137,13 @@ import Glibc
             let totals = try #require(ledger.runs[spec.defaultID]).totals
             #expect(totals.leaseExpiries >= 1, "\(totals)")
             #expect(ledger.units.values.allSatisfy { $0.state == .done })
+            // Retries were counted, and nothing was counted that the simulator did not serve.
+            let stats = totals.stats
+            let report = "\(totals); simulator requests \(served.platformRequests), faults \(served.faults)"
+            #expect(stats.status5xx > 0 && stats.status429 > 0, "\(report)")
+            #expect(stats.status5xx <= Int64(served.faults["5xx"] ?? 0) && stats.status429 <= Int64(served.faults["429"] ?? 0), "\(report)")
+            #expect(stats.retries >= stats.status5xx + stats.status429 - totals.failures, "\(report)")
+            #expect(stats.requests <= Int64(served.platformRequests), "\(report)")
 
             let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
             expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .full), try Self.truth(mode: .full))
@@ -151,12 +166,12 @@ import Glibc
             let coordinator = [
                 "coordinator", "--listen", address, "--schema", schema, "--mode", "daily", "--date", Self.date,
                 "--exit-when-done", "--max-attempts", "1", "--lease-seconds", "5", "--idle-poll-ms", "100",
-                "--initial-rate", "2000", "--max-rate", "2000",
+                "--initial-rate", "2000", "--max-rate", "2000", "--batch-size", "5",
             ]
             func worker(_ name: String, _ baseURL: String) throws -> Child {
                 try Child(
                     name, ["worker", "--coordinator", address, "--data-root", "file://" + root, "--concurrency", "4", "--id", name,
-                           "--base-url", baseURL, "--batch-size", "5"], logs: root)
+                           "--base-url", baseURL], logs: root)
             }
             let first = try Child("coordinator-1", coordinator, logs: root)
             let w1 = try worker("w1", faulty.baseURL)
@@ -344,6 +359,18 @@ import Glibc
             let task = try CrawlUnits.task(of: seed)
             #expect(task.key == seed.key && task.platform.rawValue == seed.platform)
         }
+        // The run's batch size is in every root's payload (resolved from the catalog when the run leaves it open),
+        // never in a key: unit ids do not depend on it, the split of each title does.
+        func batchSizes(_ seeds: [UnitSeed]) throws -> [Int?] {
+            try seeds.map { seed in
+                guard case .listTitles(let list) = try CrawlUnits.task(of: seed) else { return nil }
+                return list.episodeBatchSize
+            }
+        }
+        #expect(try batchSizes(roots) == Array(repeating: EndpointCatalog.builtIn(.naver).crawl.episodeBatchSize, count: 4))
+        let planned = try CrawlPlanner.roots(for: spec.with(episodeBatchSize: 9))
+        #expect(try batchSizes(planned) == [9, 9, 9, 9])
+        #expect(planned.map { $0.unitID(in: spec.defaultID) } == roots.map { $0.unitID(in: spec.defaultID) })
         let forged = try UnitSeed(kind: "title", platform: roots[0].platform, key: roots[0].key, payload: roots[0].payload)
         #expect(throws: CrawlClusterError.self) { try CrawlUnits.task(of: forged) }
         let garbage = try UnitSeed(kind: "list", platform: "naver", key: "k", payload: Array("{}".utf8))

@@ -141,6 +141,30 @@ func titleTask(_ platform: Platform, _ id: Int64, _ mode: CrawlMode = .full) -> 
         #expect(out.raw.map(\.originalFileName) == ["finished_titles_1.json", "finished_titles_2.json", "finished_titles_3.json"])
     }
 
+    /// The batch size is part of the plan: a list hands its size to every title, and a title carrying one is split
+    /// the same whatever the runner's catalog says, so workers with different settings report identical children
+    /// (equal keys, hence equal unit ids).
+    @Test func theTasksBatchSizeWinsOverTheRunnersCatalog() async throws {
+        let list = try await runner(FakePlatforms(), batchSize: 50).run(
+            .listTitles(ListTitlesTask(platform: .naver, list: .weekly, mode: .full, crawlDate: testDate, episodeBatchSize: 15)))
+        #expect(!list.children.isEmpty)
+        for child in list.children {
+            guard case .crawlTitle(let title) = child else { Issue.record("not a title: \(child)"); continue }
+            #expect(title.episodeBatchSize == 15)
+        }
+        let planned = CrawlTask.crawlTitle(CrawlTitleTask(platform: .naver, titleId: 10, mode: .full, crawlDate: testDate, episodeBatchSize: 15))
+        let a = try await runner(FakePlatforms(), batchSize: 50).run(planned)
+        let b = try await runner(FakePlatforms(), batchSize: 7).run(planned)
+        #expect(a.children.map(\.key) == b.children.map(\.key))
+        #expect(a.children.count == 3)
+        // Without a planned size each runner falls back to its catalog, and the splits differ.
+        let c = try await runner(FakePlatforms(), batchSize: 7).run(titleTask(.naver, 10))
+        #expect(c.children.count == 6 && c.children.map(\.key) != a.children.map(\.key))
+        // The size travels in the task's JSON but is not part of its key.
+        let decoded = try JSONDecoder().decode(CrawlTask.self, from: try JSONEncoder().encode(planned))
+        #expect(decoded == planned && planned.key == titleTask(.naver, 10).key)
+    }
+
     @Test func naverEpisodesComeFromTheListPagesNotFromTotalCount() async throws {
         let fake = FakePlatforms()
         let out = try await runner(fake, batchSize: 15).run(titleTask(.naver, 10))
