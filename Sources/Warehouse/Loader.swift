@@ -209,7 +209,8 @@ extension FNV1a64 {
 /// CHECK matching the partition bound; binary `COPY … FREEZE` the rows into it (each row written once, no index to
 /// maintain); compare with the load ledger; and unless this run with the same fingerprint is already current, add
 /// the primary key (one sort), detach and drop the old leaf, attach the new one (the CHECK spares the scan) and
-/// record the run in `<warehouse>.loads`. The table's locks are taken only for that final swap. If the connection
+/// record the run in `<warehouse>.loads`. Until that swap the load holds only a share lock on the table (from
+/// `LIKE`); the exclusive lock DETACH needs on `T_<platform>` is held from the swap to COMMIT. If the connection
 /// dies at any point the server rolls everything back, so readers see the old slice or the new one, never a mix,
 /// and a retry on a new connection starts clean.
 public struct WarehouseLoader: Sendable {
