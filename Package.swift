@@ -170,7 +170,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "reducer-memcheck",
-            dependencies: ["ReducerCore", "Warehouse", "PQKit", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ReducerCore", "Warehouse", "PQKit", "ParquetKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ReducerCoreTests",
@@ -188,9 +188,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "CrawlReduceIntegrationTests",
-            dependencies: ["WebtoonTestSupport", 
+            dependencies: ["WebtoonTestSupport", "ProcessTestSupport",
                 "CrawlReduce", "CrawlCluster", "ClusterKit", "ClusterCore", "ReducerCore", "Warehouse", "WebtoonCore",
-                "WebtoonSimulator", "ParquetKit", "PQKit",
+                "WebtoonSimulator", "WebtoonCrawler", "CurlKit", "ParquetKit", "PQKit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
     ]

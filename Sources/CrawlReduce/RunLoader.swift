@@ -14,6 +14,22 @@ public struct RunLoadSummary: Sendable, Hashable {
     public var replacedSlices: Int { results.filter(\.replaced).count }
 }
 
+/// Progress of a whole run's load, over every slice of every table.
+public struct RunLoadProgress: Sendable, Hashable {
+    /// Rows sent so far, over all slices.
+    public var rows: Int
+    /// Rows in every planned slice (from the Parquet footers).
+    public var totalRows: Int
+    public var elapsedSeconds: Double
+    public var rowsPerSecond: Double
+    /// At the current rate; nil before the rate is known.
+    public var estimatedSecondsRemaining: Double?
+    /// The slice being loaded.
+    public var table: ProcessedTable
+    public var platform: String
+    public var snapshotDate: CalendarDay
+}
+
 /// Loads a run's processed slices into the warehouse and builds the models.
 public struct RunLoader: Sendable {
     public let schemas: WarehouseSchemas
@@ -24,23 +40,68 @@ public struct RunLoader: Sendable {
         self.logger = logger
     }
 
-    /// Migrates, then loads every (day, platform) slice of `slices` for titles, genres and episodes from
-    /// `processedRoot` (one transaction and one `loads` ledger row per slice and table; reloading the same run with the
-    /// same content changes nothing).
+    /// Migrates, then loads every (day, platform) slice of `days` for titles, genres, episodes and (when the reduce
+    /// wrote it) comments from `processedRoot`: one transaction and one `loads` ledger row per slice and table;
+    /// reloading the same run with the same content changes nothing. `progress` gets the overall rows, rate and ETA
+    /// about once per `progressInterval`, and once at the end.
     nonisolated(nonsending) public func load(
-        processedRoot: String, days: Set<CalendarDay>, runID: String, on connection: PGConnection
+        processedRoot: String, days: Set<CalendarDay>, runID: String, on connection: PGConnection,
+        progressInterval: Duration = .seconds(1), progress: ((RunLoadProgress) -> Void)? = nil
     ) async throws -> RunLoadSummary {
         _ = try await Migrator(schemas: schemas, logger: logger).migrate(on: connection)
         let loader = WarehouseLoader(schemas: schemas, logger: logger)
-        var results: [LoadResult] = []
-        for day in days.sorted() {
-            results += try await loader.loadProcessedDay(
-                TitleRow.self, processedRoot: processedRoot, snapshotDate: day, runID: runID, on: connection)
-            results += try await loader.loadProcessedDay(
-                GenreRow.self, processedRoot: processedRoot, snapshotDate: day, runID: runID, on: connection)
-            results += try await loader.loadProcessedDay(
-                EpisodeRow.self, processedRoot: processedRoot, snapshotDate: day, runID: runID, on: connection)
+        let plans = try await onDedicatedThread(name: "webtoon-load-plan") {
+            var plans: [ProcessedSlicePlan] = []
+            for day in days.sorted() {
+                for table in [ProcessedTable.titles, .genres, .episodes, .comments] {
+                    plans += try WarehouseLoader.planProcessedDay(table, processedRoot: processedRoot, snapshotDate: day)
+                }
+            }
+            return plans
         }
+        let totalRows = plans.reduce(0) { $0 + $1.rows }
+        let clock = ContinuousClock()
+        let started = clock.now
+        var finishedRows = 0
+        var lastSlice: ProcessedSlicePlan?
+        func report(_ plan: ProcessedSlicePlan, sliceRows: Int) {
+            guard let progress else { return }
+            let elapsed = (clock.now - started) / .seconds(1)
+            let rows = finishedRows + sliceRows
+            let rate = elapsed > 0 ? Double(rows) / elapsed : 0
+            progress(
+                RunLoadProgress(
+                    rows: rows, totalRows: totalRows, elapsedSeconds: elapsed, rowsPerSecond: rate,
+                    estimatedSecondsRemaining: rate > 0 ? Double(max(0, totalRows - rows)) / rate : nil,
+                    table: plan.table, platform: plan.platform, snapshotDate: plan.snapshotDate))
+        }
+        var results: [LoadResult] = []
+        for plan in plans {
+            let sliceProgress: (LoadProgress) -> Void = { report(plan, sliceRows: $0.rows) }
+            let result: LoadResult
+            switch plan.table {
+            case .titles:
+                result = try await loader.loadPlannedSlice(
+                    TitleRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
+                    progress: sliceProgress)
+            case .genres:
+                result = try await loader.loadPlannedSlice(
+                    GenreRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
+                    progress: sliceProgress)
+            case .episodes:
+                result = try await loader.loadPlannedSlice(
+                    EpisodeRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
+                    progress: sliceProgress)
+            case .comments:
+                result = try await loader.loadPlannedSlice(
+                    CommentRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
+                    progress: sliceProgress)
+            }
+            finishedRows += result.rows
+            lastSlice = plan
+            results.append(result)
+        }
+        if let lastSlice { report(lastSlice, sliceRows: 0) }
         return RunLoadSummary(results: results)
     }
 

@@ -39,7 +39,8 @@ public struct ProcessedSlice: Sendable, Hashable, Comparable {
     }
 }
 
-/// Turns the accepted optimized files of one run into `processed/` tables (titles, genres, episodes).
+/// Turns the accepted optimized files of one run into `processed/` tables (titles, genres, episodes, and comments
+/// when the crawl collected comment text).
 ///
 /// Inputs are ONLY the files the ledger accepted (never a directory listing): each is checked against its manifest
 /// entry (size, SHA-256) and read back; any failure stops the reduce before anything under `processed/` changes.
@@ -93,11 +94,15 @@ public struct RunReducer: Sendable {
         let reducer = ProcessedReducer(
             outputRoot: processedRoot,
             sortConfiguration: ExternalSortConfiguration(memoryBudget: memoryBudget), logger: logger)
-        let tables = [
+        var tables = [
             try reducer.reduce(TitleRow.self, inputs: mapped.files(.titles), runID: fileRunID),
             try reducer.reduce(GenreRow.self, inputs: mapped.files(.genres), runID: fileRunID),
             try reducer.reduce(EpisodeRow.self, inputs: mapped.files(.episodes), runID: fileRunID),
         ]
+        // Optional: only a crawl that collects comment text writes them.
+        if !mapped.files(.comments).isEmpty {
+            tables.append(try reducer.reduce(CommentRow.self, inputs: mapped.files(.comments), runID: fileRunID))
+        }
         return RunReduceSummary(inputFiles: outputs.count, tables: tables, slices: groups.keys.sorted())
     }
 
@@ -181,14 +186,21 @@ public struct RunReducer: Sendable {
         // Episodes join their stats unit by unit (a unit writes an episode page and its stats together), so memory
         // is bounded by one unit; episodes whose stats another unit wrote are matched in a second pass.
         func key(_ e: EpisodeRecord) -> CrawlRowMapper.StatsKey { .init(titleID: e.titleId, episodeID: e.episodeId) }
+        // Comments come in the same responses as their episode's stats, so they join the unit's stats for their
+        // fetch time.
         let statsFiles = Dictionary(grouping: files.filter { $0.table == .episodeStats }, by: \.unit)
         let episodeFiles = Dictionary(grouping: files.filter { $0.table == .episodes }, by: \.unit)
+        let commentFiles = Dictionary(grouping: files.filter { $0.table == .comments }, by: \.unit)
         var unmatched: [EpisodeRecord] = []
-        for unit in episodeFiles.keys.sorted() {
+        for unit in Set(episodeFiles.keys).union(commentFiles.keys).sorted() {
             var records = RecordBatch()
             for file in statsFiles[unit] ?? [] { try read(file, into: &records) }
             let stats = CrawlRowMapper.statsIndex(records.episodeStats)
-            for file in episodeFiles[unit]! { try read(file, into: &records) }
+            for file in commentFiles[unit] ?? [] { try read(file, into: &records) }
+            try mapped.write(
+                CrawlRowMapper.commentRows(records.comments, stats: stats).map(\.parquetValues), .comments,
+                CommentRow.parquetColumns)
+            for file in episodeFiles[unit] ?? [] { try read(file, into: &records) }
             var rows: [[ParquetValue]] = []
             for e in records.episodes {
                 if let s = stats[key(e)] { rows.append(CrawlRowMapper.episodeRow(e, stats: s).parquetValues) } else {

@@ -152,10 +152,12 @@ public final class PGConnection: Sendable {
     }
 
     /// `copyIn` for a table named at run time: the statement is built with `quoteIdentifier` for the schema,
-    /// table and every column, and the format option is one of two constants.
+    /// table and every column, and the format option is one of two constants. `freeze` asks for `COPY … FREEZE`
+    /// (rows stored already frozen), which the server allows only for a table created or truncated in the current
+    /// transaction.
     @discardableResult
     nonisolated(nonsending) public func copyIn(
-        table: String, schema: String? = nil, columns: [String], format: PGCopyFormat,
+        table: String, schema: String? = nil, columns: [String], format: PGCopyFormat, freeze: Bool = false,
         _ produce: (PGCopyWriter) async throws -> Void
     ) async throws -> Int {
         let statement = try await thread.run(operation: "COPY") { state throws(PGError) in
@@ -164,7 +166,8 @@ public final class PGConnection: Sendable {
             if let schema { target = try Self.quote(conn, schema) + "." + target }
             let list = try columns.map { (name: String) throws(PGError) -> String in try Self.quote(conn, name) }
             let columnList = list.isEmpty ? "" : " (" + list.joined(separator: ", ") + ")"
-            let options = format == .binary ? " WITH (FORMAT binary)" : " WITH (FORMAT text)"
+            let options =
+                (format == .binary ? " WITH (FORMAT binary" : " WITH (FORMAT text") + (freeze ? ", FREEZE true)" : ")")
             return "COPY " + target + columnList + " FROM STDIN" + options
         }
         return try await copyIn(statement, format: format, produce)

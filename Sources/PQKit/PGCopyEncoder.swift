@@ -27,10 +27,12 @@ public struct PGCopyEncoder: Sendable {
     /// A field count of -1 ends binary COPY data.
     public static let binaryTrailer: [UInt8] = [0xFF, 0xFF]
 
-    public init(format: PGCopyFormat, reservingCapacity capacity: Int = 0) {
+    /// `header: false` encodes rows only, for a stream whose header another encoder writes (rows encoded on a
+    /// reader thread and handed to `PGCopyWriter.writeEncodedRows`).
+    public init(format: PGCopyFormat, reservingCapacity capacity: Int = 0, header: Bool = true) {
         self.format = format
         bytes.reserveCapacity(capacity)
-        if format == .binary { bytes.append(contentsOf: Self.binaryHeader) }
+        if format == .binary && header { bytes.append(contentsOf: Self.binaryHeader) }
     }
 
     /// Hands over the bytes encoded so far and starts an empty buffer of the same capacity (rows stay whole:
@@ -41,6 +43,12 @@ public struct PGCopyEncoder: Sendable {
         swap(&fresh, &bytes)
         rowStart = 0
         return fresh
+    }
+
+    /// Appends whole rows another encoder of the same format produced (between rows only).
+    public mutating func appendEncodedRows(_ rows: [UInt8]) {
+        precondition(expectedFields < 0, "appendEncodedRows called inside a row")
+        bytes.append(contentsOf: rows)
     }
 
     /// Appends the binary trailer (text format needs none: the end of data is signalled by libpq).

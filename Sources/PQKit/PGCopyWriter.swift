@@ -42,6 +42,16 @@ public final class PGCopyWriter {
         if encoder.bytes.count >= Self.batchBytes { try await flush(final: false) }
     }
 
+    /// Sends `rowCount` whole rows encoded elsewhere by a `PGCopyEncoder(format:header: false)` of this writer's
+    /// format (e.g. on a dedicated reader thread, so decoding and encoding overlap the send). The bytes join the
+    /// current batch, which is sent once it reaches `batchBytes`.
+    nonisolated(nonsending) public func writeEncodedRows(_ bytes: [UInt8], rowCount: Int) async throws {
+        try checkOpen()
+        encoder.appendEncodedRows(bytes)
+        rowsWritten += rowCount
+        if encoder.bytes.count >= Self.batchBytes { try await flush(final: false) }
+    }
+
     /// Writes one row from values: `.int` is `int8`, `.double` `float8`, `.bytes` `bytea`, `.date` `date`,
     /// `.timestamp` `timestamptz`, nil is NULL (for `int2`/`int4` columns in binary, use the closure form).
     nonisolated(nonsending) public func writeRow(_ values: [PGValue?]) async throws {

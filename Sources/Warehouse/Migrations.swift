@@ -126,7 +126,7 @@ public struct Migrator: Sendable {
 
 /// The warehouse's migrations, oldest first. Never edit one that has shipped: append a new one.
 public enum WarehouseMigrations {
-    public static let all: [Migration] = [initial]
+    public static let all: [Migration] = [initial, partitionedSlices]
 
     /// Snapshot tables keyed platform first, one row per natural key and snapshot day, plus the load ledger.
     ///
@@ -213,6 +213,120 @@ public enum WarehouseMigrations {
                 loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
                 PRIMARY KEY (platform, snapshot_date, table_name, run_id)
             )
+            """,
+        ])
+
+    /// The four snapshot tables become partitioned by slice: `T` is `PARTITION BY LIST (platform)`, `T_naver` and
+    /// `T_kakao` are `PARTITION BY LIST (snapshot_date)`, and each (platform, day) is one leaf table
+    /// `T_<platform>_<yyyymmdd>_<tag>`. A load builds a fresh leaf and swaps it in (`WarehouseLoader`), so rows
+    /// are written once and the primary key is built by one sort instead of row-by-row inserts. Primary keys and
+    /// column constraints are unchanged; the `(platform, snapshot_date)` slice indexes go, since partition pruning
+    /// does their work. Existing rows move into one leaf per slice (tag `m2`).
+    static let partitionedSlices = Migration(
+        version: 2, name: "snapshot tables partitioned by (platform, snapshot_date)",
+        statements: [
+            // The DO block below finds the schema through current_schema(); SET LOCAL ends with this transaction.
+            "SET LOCAL search_path TO {{warehouse}}",
+            "ALTER TABLE {{warehouse}}.titles RENAME CONSTRAINT titles_pkey TO titles_v1_pkey",
+            "ALTER TABLE {{warehouse}}.titles RENAME TO titles_v1",
+            "DROP INDEX {{warehouse}}.titles_slice",
+            """
+            CREATE TABLE {{warehouse}}.titles (
+                platform text NOT NULL CHECK (platform IN ('naver', 'kakao')),
+                id bigint NOT NULL,
+                snapshot_date date NOT NULL,
+                release_day integer NOT NULL CHECK (release_day BETWEEN 0 AND 7),
+                title text NOT NULL,
+                author text NOT NULL,
+                views bigint CHECK (views >= 0),
+                favorite_count bigint CHECK (favorite_count >= 0),
+                image_url text NOT NULL,
+                is_completed boolean NOT NULL,
+                restricted boolean NOT NULL,
+                age_rating text,
+                fetched_at timestamptz NOT NULL,
+                PRIMARY KEY (platform, id, snapshot_date, release_day)
+            ) PARTITION BY LIST (platform)
+            """,
+            "ALTER TABLE {{warehouse}}.genres RENAME CONSTRAINT genres_pkey TO genres_v1_pkey",
+            "ALTER TABLE {{warehouse}}.genres RENAME TO genres_v1",
+            "DROP INDEX {{warehouse}}.genres_slice",
+            """
+            CREATE TABLE {{warehouse}}.genres (
+                platform text NOT NULL CHECK (platform IN ('naver', 'kakao')),
+                title_id bigint NOT NULL,
+                snapshot_date date NOT NULL,
+                genre_name text NOT NULL CHECK (genre_name <> '' AND left(genre_name, 1) <> '#'),
+                fetched_at timestamptz NOT NULL,
+                PRIMARY KEY (platform, title_id, snapshot_date, genre_name)
+            ) PARTITION BY LIST (platform)
+            """,
+            "ALTER TABLE {{warehouse}}.episodes RENAME CONSTRAINT episodes_pkey TO episodes_v1_pkey",
+            "ALTER TABLE {{warehouse}}.episodes RENAME TO episodes_v1",
+            "DROP INDEX {{warehouse}}.episodes_slice",
+            """
+            CREATE TABLE {{warehouse}}.episodes (
+                platform text NOT NULL CHECK (platform IN ('naver', 'kakao')),
+                title_id bigint NOT NULL,
+                episode_id bigint NOT NULL,
+                snapshot_date date NOT NULL,
+                no bigint NOT NULL,
+                title text NOT NULL,
+                likes bigint CHECK (likes >= 0),
+                comments bigint CHECK (comments >= 0),
+                rating double precision,
+                image_url text NOT NULL,
+                published_date date,
+                missing_reason text,
+                fetched_at timestamptz NOT NULL,
+                PRIMARY KEY (platform, title_id, episode_id, snapshot_date),
+                CHECK ((likes IS NOT NULL AND comments IS NOT NULL) OR missing_reason IS NOT NULL)
+            ) PARTITION BY LIST (platform)
+            """,
+            "ALTER TABLE {{warehouse}}.comments RENAME CONSTRAINT comments_pkey TO comments_v1_pkey",
+            "ALTER TABLE {{warehouse}}.comments RENAME TO comments_v1",
+            "DROP INDEX {{warehouse}}.comments_slice",
+            """
+            CREATE TABLE {{warehouse}}.comments (
+                platform text NOT NULL CHECK (platform IN ('naver', 'kakao')),
+                title_id bigint NOT NULL,
+                episode_id bigint NOT NULL,
+                comment_id text NOT NULL,
+                snapshot_date date NOT NULL,
+                author text,
+                body text NOT NULL,
+                likes bigint,
+                created_at timestamptz,
+                fetched_at timestamptz NOT NULL,
+                PRIMARY KEY (platform, title_id, episode_id, comment_id, snapshot_date)
+            ) PARTITION BY LIST (platform)
+            """,
+            """
+            DO $migrate$
+            DECLARE
+                t text;
+                p text;
+                s record;
+            BEGIN
+                FOREACH t IN ARRAY ARRAY['titles', 'genres', 'episodes', 'comments'] LOOP
+                    FOREACH p IN ARRAY ARRAY['naver', 'kakao'] LOOP
+                        EXECUTE format(
+                            'CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES IN (%L) PARTITION BY LIST (snapshot_date)',
+                            current_schema(), t || '_' || p, current_schema(), t, p);
+                    END LOOP;
+                    FOR s IN EXECUTE format(
+                        'SELECT DISTINCT platform, snapshot_date FROM %I.%I ORDER BY 1, 2', current_schema(), t || '_v1')
+                    LOOP
+                        EXECUTE format(
+                            'CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES IN (%L)', current_schema(),
+                            t || '_' || s.platform || '_' || to_char(s.snapshot_date, 'YYYYMMDD') || '_m2',
+                            current_schema(), t || '_' || s.platform, s.snapshot_date);
+                    END LOOP;
+                    EXECUTE format('INSERT INTO %I.%I SELECT * FROM %I.%I', current_schema(), t, current_schema(), t || '_v1');
+                    EXECUTE format('DROP TABLE %I.%I', current_schema(), t || '_v1');
+                END LOOP;
+            END
+            $migrate$
             """,
         ])
 }

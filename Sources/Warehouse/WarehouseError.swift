@@ -3,6 +3,7 @@ public struct WarehouseError: Error, Hashable, Sendable, CustomStringConvertible
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case migrationChanged, unknownMigration, invalidName, runConflict, rowOutsideSlice, dataTestsFailed
+            case unexpectedResponse
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -18,6 +19,8 @@ public struct WarehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let rowOutsideSlice = Code(.rowOutsideSlice)
         /// At least one data test found offending rows; the build was rolled back.
         public static let dataTestsFailed = Code(.dataTestsFailed)
+        /// The server answered a catalog query with nothing (e.g. a warehouse table without its primary key).
+        public static let unexpectedResponse = Code(.unexpectedResponse)
         public var description: String {
             switch base {
             case .migrationChanged: "applied migration changed"
@@ -26,6 +29,7 @@ public struct WarehouseError: Error, Hashable, Sendable, CustomStringConvertible
             case .runConflict: "run conflict"
             case .rowOutsideSlice: "row outside slice"
             case .dataTestsFailed: "data tests failed"
+            case .unexpectedResponse: "unexpected response"
             }
         }
     }

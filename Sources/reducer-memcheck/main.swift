@@ -1,4 +1,5 @@
 import Logging
+import ParquetKit
 import PQKit
 import ReducerCore
 import Warehouse
@@ -10,7 +11,7 @@ import Warehouse
 //
 //   reducer-memcheck --unique M --copies D --budget BYTES --padding P [--spill DIR]
 //   reducer-memcheck reduce --budget BYTES --out DIR --run ID [--spill DIR] FILE...   (benchmarks: episodes files)
-//   reducer-memcheck load --database URL --rows N [--csv PATH] [--keep]   (benchmarks: warehouse slice load)
+//   reducer-memcheck load --database URL --rows N [--csv PATH] [--parquet DIR] [--keep]   (benchmarks: slice load)
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -133,12 +134,15 @@ func reduceFiles() -> Never {
 
 /// `load` mode: loads N generated episode rows as one warehouse slice into a scratch schema and reports rows/s;
 /// `--csv` also writes the same rows as CSV for a `psql \\copy` comparison, and prints the scratch schema name
-/// (kept with `--keep` so the comparison can copy into the same table).
+/// (kept with `--keep` so the comparison can copy into the same table). With `--parquet DIR` the rows are first
+/// written (untimed) as one processed partition file, and the timed load is `loadProcessedFiles` from it: the path
+/// `webtoon load` takes (reader thread → COPY → swap). `replaceSeconds` times a second run replacing the slice.
 func loadRows() async -> Never {
     var arguments = Array(CommandLine.arguments.dropFirst(2))
     var url = ""
     var rows = 100_000
     var csv: String?
+    var parquet: String?
     var keep = false
     while !arguments.isEmpty {
         let name = arguments.removeFirst()
@@ -152,6 +156,7 @@ func loadRows() async -> Never {
         case "--database": url = value
         case "--rows": rows = Int(value) ?? 0
         case "--csv": csv = value
+        case "--parquet": parquet = value
         default: fail("unknown option \(name)")
         }
     }
@@ -188,6 +193,20 @@ func loadRows() async -> Never {
         _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
     }
+    var parquetFile: String?
+    if let parquet {
+        let path = parquet + "/part-bench-a0.parquet"
+        do {
+            // A processed partition file: `platform` lives in the path, not the file.
+            let writer = try ParquetWriter(path: path, schema: try ParquetSchema(Array(EpisodeRow.parquetColumns.dropFirst())))
+            for (index, row) in generated.enumerated() {
+                try writer.append(row: Array(row.parquetValues.dropFirst()))
+                if index % 32_768 == 32_767 { try writer.flushRowGroup() }
+            }
+            _ = try writer.close()
+        } catch { fail("cannot write \(path): \(error)") }
+        parquetFile = path
+    }
     let logger = Logger(label: "reducer-memcheck")
     let schemas = WarehouseSchemas(suffix: "bench" + String(UInt64.random(in: 0...UInt64.max), radix: 36))
     do {
@@ -195,9 +214,20 @@ func loadRows() async -> Never {
         _ = try await Migrator(schemas: schemas, logger: logger).migrate(on: connection)
         let clock = ContinuousClock()
         let started = clock.now
-        let result = try await WarehouseLoader(schemas: schemas, logger: logger).loadSlice(
-            generated, on: connection, runID: "bench", snapshotDate: day, platform: "kakao")
+        let loader = WarehouseLoader(schemas: schemas, logger: logger)
+        func load(_ run: String) async throws -> LoadResult {
+            if let parquetFile {
+                return try await loader.loadProcessedFiles(
+                    EpisodeRow.self, files: [parquetFile], on: connection, runID: run, snapshotDate: day,
+                    platform: "kakao")
+            }
+            return try await loader.loadSlice(generated, on: connection, runID: run, snapshotDate: day, platform: "kakao")
+        }
+        let result = try await load("bench")
         let seconds = (clock.now - started) / .seconds(1)
+        let replaceStarted = clock.now
+        _ = try await load("bench-replace")
+        let replaceSeconds = (clock.now - replaceStarted) / .seconds(1)
         if !keep {
             try await connection.execute(
                 "DROP SCHEMA " + (try await connection.quoteIdentifier(schemas.warehouse)) + " CASCADE")
@@ -205,7 +235,8 @@ func loadRows() async -> Never {
         await connection.close()
         print(
             """
-            {"rows":\(result.rows),"seconds":\(seconds),"rowsPerSecond":\(Double(result.rows) / seconds),\
+            {"source":"\(parquetFile == nil ? "memory" : "parquet")","rows":\(result.rows),"seconds":\(seconds),\
+            "rowsPerSecond":\(Double(result.rows) / seconds),"replaceSeconds":\(replaceSeconds),\
             "schema":"\(schemas.warehouse)"}
             """)
     } catch { fail("\(error)") }

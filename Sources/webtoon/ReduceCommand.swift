@@ -73,9 +73,19 @@ enum ReducePipeline {
         let slices = try RunReducer.slices(of: try await options.acceptedOutputs(run: run, logger: logger))
         let connection = try await options.connect()
         do {
+            // A progress line on stderr: rewritten in place on a terminal, one line every 5 s otherwise.
+            let terminal = isatty(STDERR_FILENO) != 0
+            var shown = false
             let summary = try await RunLoader(schemas: options.schemas, logger: logger).load(
                 processedRoot: root.path + "/processed", days: Set(slices.map(\.snapshotDate)), runID: run,
-                on: connection)
+                on: connection, progressInterval: terminal ? .milliseconds(500) : .seconds(5)
+            ) { progress in
+                guard progress.rows < progress.totalRows else { return }
+                shown = true
+                let line = loadProgressLine(progress)
+                RunCommand.writeStandardError(terminal ? "\r\u{1B}[K" + line : line + "\n")
+            }
+            if shown && terminal { RunCommand.writeStandardError("\r\u{1B}[K") }
             await connection.close()
             for table in ProcessedTable.allCases where summary.rowsPerTable[table] != nil {
                 print("loaded \(table): \(summary.rowsPerTable[table]!) rows")
@@ -86,6 +96,13 @@ enum ReducePipeline {
             await connection.close()
             throw error
         }
+    }
+
+    /// `load 120000/500000 rows (episodes kakao 2026-11-25), 250000 rows/s, ETA 2 s`.
+    static func loadProgressLine(_ p: RunLoadProgress) -> String {
+        let eta = p.estimatedSecondsRemaining.map { "\(Int($0.rounded(.up))) s" } ?? "?"
+        return "load \(p.rows)/\(p.totalRows) rows (\(p.table) \(p.platform) \(p.snapshotDate)), "
+            + "\(Int(p.rowsPerSecond)) rows/s, ETA \(eta)"
     }
 
     static func buildModels(options: WarehouseOptions, logger: Logger) async throws {

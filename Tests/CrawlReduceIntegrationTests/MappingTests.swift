@@ -105,4 +105,35 @@ import WebtoonCore
         #expect(RunReducer.parseBytes("99999999999999999GiB") == nil)
         #expect(RunReducer.fileSafe("2026-11-25.daily.kakao+naver") == "2026-11-25_daily_kakao_naver")
     }
+
+    @Test func commentTimesAreParsedWithTheirOffsetAndFetchTimesComeFromStats() {
+        // 2026-11-25T23:10:11+0900 is 14:10:11 UTC.
+        let utc = (Int64(Self.snapshot.daysSinceEpoch) * 86_400 + 14 * 3600 + 10 * 60 + 11) * 1_000_000
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T23:10:11+0900") == utc)
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T23:10:11+09:00") == utc)
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T14:10:11Z") == utc)
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T14:10:11.5Z") == utc + 500_000)
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T14:10:11.1234567Z") == utc + 123_456)
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T09:10:11-0500") == utc)
+        for bad in ["", "2026-11-25", "2026-11-25T14:10:11", "2026-13-25T14:10:11Z", "2026-11-25T24:00:00Z",
+                    "2026-11-25T14:10:11+9", "2026-11-25T14:10:11Zjunk", "2026-11-25T14:10:11."] {
+            #expect(CrawlRowMapper.microseconds(iso8601: bad) == nil, "\(bad)")
+        }
+        let stats = CrawlRowMapper.statsIndex([
+            EpisodeStatsRecord(
+                platform: .naver, titleId: 7, episodeId: 1, likes: 1, comments: 1, rating: nil, ratingCount: nil,
+                views: nil, missingReason: nil, crawlDate: Self.date, fetchedAt: 6_000)
+        ])
+        let rows = CrawlRowMapper.commentRows(
+            [
+                CommentRecord(platform: .naver, titleId: 7, episodeId: 1, commentId: "c1", text: "좋아요", likes: 3,
+                              createdAt: "2026-11-25T23:10:11+0900", crawlDate: Self.date),
+                CommentRecord(platform: .naver, titleId: 7, episodeId: 2, commentId: "c2", text: "", likes: 0,
+                              createdAt: "yesterday", crawlDate: Self.date),
+            ], stats: stats)
+        #expect(rows.map(\.fetchedAt) == [6_000_000, Int64(Self.snapshot.daysSinceEpoch) * 86_400_000_000])
+        #expect(rows.map(\.createdAt) == [utc, nil])
+        #expect(rows.allSatisfy { $0.author == nil && $0.snapshotDate == Self.snapshot })
+        #expect(rows.map(\.body) == ["좋아요", ""])
+    }
 }

@@ -271,6 +271,25 @@ enum CopyDecoder {
         }
     }
 
+    /// Rows encoded elsewhere (a headerless encoder on a reader thread) and joined with `appendEncodedRows` give the
+    /// same stream as encoding them in place.
+    @Test(arguments: [PGCopyFormat.binary, .text])
+    func rowsEncodedElsewhereJoinTheStreamUnchanged(format: PGCopyFormat) throws {
+        let rows = Self.randomRows(seed: 4242, count: 300)
+        var joined = PGCopyEncoder(format: format)
+        var elsewhere = PGCopyEncoder(format: format, header: false)
+        #expect(elsewhere.bytes.isEmpty)
+        for (index, row) in rows.enumerated() {
+            try elsewhere.beginRow(fieldCount: row.count)
+            for sample in row { try sample.encode(into: &elsewhere) }
+            try elsewhere.endRow()
+            if index % 23 == 22 { joined.appendEncodedRows(elsewhere.takeBytes()) }
+        }
+        joined.appendEncodedRows(elsewhere.takeBytes())
+        joined.finish()
+        #expect(joined.bytes == (try Self.encode(rows, format)))
+    }
+
     @Test func binaryLayoutMatchesTheDocumentedBytes() throws {
         var encoder = PGCopyEncoder(format: .binary)
         try encoder.beginRow(fieldCount: 5)

@@ -126,6 +126,38 @@ import Warehouse
         }
     }
 
+    /// Loads of other slices of one table run at the same time (each swaps only its own partition) and never
+    /// deadlock; each slice ends up holding exactly its own run's rows in one leaf.
+    @Test func loadsOfOtherSlicesOfOneTableRunConcurrently() async throws {
+        try await withWarehouse { connection, schemas in
+            let loader = WarehouseLoader(schemas: schemas, logger: testLogger)
+            let days = (20...25).map { day("2026-11-\($0)") }
+            // Day 20 already loaded, so one of the concurrent loads swaps out an existing leaf.
+            _ = try await loader.loadSlice(
+                Self.episodes(50, on: days[0], marker: "old"), on: connection, runID: "old", snapshotDate: days[0],
+                platform: "kakao")
+            try await withThrowingTaskGroup(of: LoadResult.self) { group in
+                for (index, snapshot) in days.enumerated() {
+                    group.addTask {
+                        let own = try await connect()
+                        let rows = Self.episodes(1000 + index * 100, on: snapshot, marker: "d\(index)")
+                        let result = try await loader.loadSlice(
+                            rows, on: own, runID: "run-\(index)", snapshotDate: snapshot, platform: "kakao")
+                        await own.close()
+                        return result
+                    }
+                }
+                for try await result in group { #expect(result.replaced) }
+            }
+            let table = try await qualified(connection, schemas.warehouse, "episodes")
+            let perDay = try await connection.query(
+                "SELECT snapshot_date::text, split_part(title, ' ', 1), count(*) FROM \(table) GROUP BY 1, 2 ORDER BY 1"
+            ).rows.map { [$0[0], $0[1], $0[2]] }
+            #expect(perDay == days.indices.map { ["2026-11-\(20 + $0)", "d\($0)", String(1000 + $0 * 100)] })
+            #expect(try await leaves(connection, schemas.warehouse, "episodes_kakao").count == days.count)
+        }
+    }
+
     @Test func aLoadKilledMidCopyLeavesThePreviousStateAndARetryWorks() async throws {
         try await withWarehouse { connection, schemas in
             let loader = WarehouseLoader(schemas: schemas, logger: testLogger)
@@ -177,6 +209,8 @@ import Warehouse
             #expect((error as? PGError)?.code == .connectionLost, "\(String(describing: error))")
             #expect(try await contentHash(connection, table) == before, "a partial load became visible")
             #expect(try await contentHash(connection, ledger) == ledgerBefore)
+            let leavesAfterKill = try await leaves(connection, schemas.warehouse, "episodes_kakao")
+            #expect(leavesAfterKill.count == 1, "the killed load left a table behind: \(leavesAfterKill)")
             await victim.close()
 
             let retry = try await connect()
@@ -185,6 +219,8 @@ import Warehouse
             #expect(result.replaced && result.rows == newRows.count && result.previousRunID == "old")
             let count: Int? = try await scalar(connection, "SELECT count(*) FROM \(table) WHERE title LIKE 'new %'")
             #expect(count == newRows.count)
+            let leavesAfterRetry = try await leaves(connection, schemas.warehouse, "episodes_kakao")
+            #expect(leavesAfterRetry.count == 1 && leavesAfterRetry != leavesAfterKill, "\(leavesAfterRetry)")
             await retry.close()
         }
     }

@@ -61,4 +61,56 @@ import Warehouse
             }
         }
     }
+
+    /// The reader thread's failures reach the load as errors and abort the COPY: a file that is not Parquet after a
+    /// good one (batches of it already sent), or a file holding another slice's rows. The slice keeps its previous
+    /// content and no table is left behind; the connection stays usable.
+    @Test func aFailingFileAbortsTheLoadAndKeepsThePreviousSlice() async throws {
+        try await withWarehouse { connection, schemas in
+            let folder = NSTemporaryDirectory() + "reduce-load-fail-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let snapshot = day("2026-11-25")
+            func write(_ rows: [EpisodeRow], _ name: String) throws -> String {
+                let path = folder + "/" + name
+                let writer = try ParquetWriter(path: path, schema: try ParquetSchema(EpisodeRow.parquetColumns))
+                for (index, row) in rows.enumerated() {
+                    try writer.append(row: row.parquetValues)
+                    if index % 4096 == 4095 { try writer.flushRowGroup() }
+                }
+                _ = try writer.close()
+                return path
+            }
+            let good = try write(LoadTests.episodes(30_000, on: snapshot, marker: "good"), "good.parquet")
+            let other = try write(LoadTests.episodes(10, on: day("2026-11-24"), marker: "other"), "other.parquet")
+            let garbage = folder + "/garbage.parquet"
+            try Data(repeating: 0x2A, count: 4096).write(to: URL(fileURLWithPath: garbage))
+            let loader = WarehouseLoader(schemas: schemas, logger: testLogger)
+            let first = try await loader.loadProcessedFiles(
+                EpisodeRow.self, files: [good], on: connection, runID: "first", snapshotDate: snapshot, platform: "kakao")
+            #expect(first.rows == 30_000)
+            let table = try await qualified(connection, schemas.warehouse, "episodes")
+            let ledger = try await qualified(connection, schemas.warehouse, "loads")
+            let before = [try await contentHash(connection, table), try await contentHash(connection, ledger)]
+            let leavesBefore = try await leaves(connection, schemas.warehouse, "episodes_kakao")
+
+            await #expect(throws: (any Error).self) {
+                _ = try await loader.loadProcessedFiles(
+                    EpisodeRow.self, files: [good, garbage], on: connection, runID: "second", snapshotDate: snapshot,
+                    platform: "kakao")
+            }
+            let outside = await #expect(throws: WarehouseError.self) {
+                _ = try await loader.loadProcessedFiles(
+                    EpisodeRow.self, files: [good, other], on: connection, runID: "third", snapshotDate: snapshot,
+                    platform: "kakao")
+            }
+            #expect(outside?.code == .rowOutsideSlice)
+            #expect([try await contentHash(connection, table), try await contentHash(connection, ledger)] == before)
+            #expect(try await leaves(connection, schemas.warehouse, "episodes_kakao") == leavesBefore)
+            // The same connection still loads.
+            let retry = try await loader.loadProcessedFiles(
+                EpisodeRow.self, files: [good], on: connection, runID: "fourth", snapshotDate: snapshot, platform: "kakao")
+            #expect(retry.replaced && retry.previousRunID == "first")
+        }
+    }
 }

@@ -107,3 +107,12 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// The leaf partitions (one per loaded slice) under `<schema>.<parent>`, e.g. `episodes_kakao`.
+func leaves(_ connection: PGConnection, _ schema: String, _ parent: String) async throws -> [String] {
+    try await connection.query(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            + "WHERE i.inhparent = $1::regclass ORDER BY 1",
+        [.text(try await qualified(connection, schema, parent))]
+    ).rows.compactMap { $0[0] }
+}
