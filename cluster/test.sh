@@ -32,8 +32,8 @@ run_target() {
         swift test --skip-build --disable-xctest --filter "^${target}\." >"$log" 2>&1 || status=$?
     grep -E '^(✘|✔ Test run|error|fatal|Fatal)' "$log" || true
     if [ "$status" = 137 ]; then
-        # timeout kills `swift test`, not the test runner it started.
-        pkill -9 -f 'PackageTests.xctest' 2>/dev/null || true
+        # timeout kills `swift test`, not the test runner it started: end this checkout's runner only.
+        pkill -9 -f "$PWD/.build/.*PackageTests.xctest" 2>/dev/null || true
         echo "test: $target did not finish within ${WEBTOON_TEST_TIMEOUT:-300} s (killed)"
     fi
     local total
