@@ -47,6 +47,14 @@ public struct WorkerRecord: Hashable, Sendable {
     public internal(set) var left = false
     /// Times of recent accepted completions, newest last, bounded.
     var recentCompletions: [Timestamp] = []
+
+    /// Counts an accepted completion; keeps between `keeping` and twice that many recent times, trimming in one
+    /// move rather than shifting the array on every completion.
+    mutating func noteCompletion(at now: Timestamp, keeping: Int) {
+        completed += 1
+        recentCompletions.append(now)
+        if recentCompletions.count > 2 * keeping { recentCompletions.removeFirst(recentCompletions.count - keeping) }
+    }
 }
 
 /// The coordinator's whole decision logic, pure: turns each authenticated request into a reply and ledger changes.
@@ -133,7 +141,7 @@ public struct CoordinatorCore: Sendable {
             worker.lastSeen = now
             workers[sender] = worker
             if draining { return .drain(Drain(reason: "coordinator is draining")) }
-            let held = ledger.leasedUnitIDs.count(where: { ledger.units[$0]?.lease?.worker == sender })
+            let held = ledger.leasedCount(worker: sender)
             let room = max(0, min(request.maxUnits, worker.capacity - held))
             let platforms = request.platforms.filter { worker.platforms.contains($0) && !(budgets[$0]?.isPaused(at: now) ?? false) }
             let leased = room > 0 ? ledger.lease(worker: sender, maxUnits: room, platforms: platforms, now: now) : []
@@ -157,20 +165,20 @@ public struct CoordinatorCore: Sendable {
 
         case .complete(let complete):
             touch(sender, now: now)
-            let outcome = ledger.complete(worker: sender, token: complete.token, manifest: complete.manifest, children: complete.children, stats: complete.stats, now: now)
-            if outcome == .accepted, var worker = workers[sender] {
-                worker.completed += 1
-                worker.recentCompletions.append(now)
-                if worker.recentCompletions.count > CoordinatorCore.maxRecentCompletions { worker.recentCompletions.removeFirst() }
-                workers[sender] = worker
-            }
-            return .ack(Ack(outcome: outcome.rawValue))
+            return .ack(Ack(outcome: apply(complete, from: sender, now: now).rawValue))
 
         case .fail(let fail):
             touch(sender, now: now)
-            let outcome = ledger.fail(worker: sender, token: fail.token, error: fail.error, retryable: fail.retryable, stats: fail.stats, now: now)
-            if outcome != .stale, outcome != .unknownUnit { workers[sender]?.failed += 1 }
-            return .ack(Ack(outcome: outcome.rawValue))
+            return .ack(Ack(outcome: apply(fail, from: sender, now: now).rawValue))
+
+        case .reportBatch(let batch):
+            touch(sender, now: now)
+            let completes = batch.completes.map { apply($0, from: sender, now: now).rawValue }
+            let fails = batch.fails.map { apply($0, from: sender, now: now).rawValue }
+            return .reportAck(ReportAck(completes: completes, fails: fails))
+
+        case .retryDead(let retry):
+            return .retried(Retried(units: retryDead(ids: retry.units, run: retry.run, now: now)))
 
         case .goodbye(let goodbye):
             ledger.release(worker: sender, tokens: goodbye.releasing, now: now)
@@ -181,9 +189,22 @@ public struct CoordinatorCore: Sendable {
         case .statusRequest(let request):
             return .statusResponse(status(now: now, includeWorkers: request.includeWorkers))
 
-        case .welcome, .leaseGrant, .heartbeatAck, .statusResponse, .ack, .reject, .drain:
+        case .welcome, .leaseGrant, .heartbeatAck, .statusResponse, .ack, .reject, .drain, .reportAck, .retried:
             return .reject(Reject(reason: .unexpectedMessage, detail: "\(envelope.message.kind) is a coordinator reply, not a request"))
         }
+    }
+
+    private mutating func apply(_ complete: Complete, from sender: WorkerID, now: Timestamp) -> CompletionOutcome {
+        let outcome = ledger.complete(worker: sender, token: complete.token, manifest: complete.manifest, children: complete.children, stats: complete.stats, now: now)
+        // In place: copying the record out would copy its completion times on every report.
+        if outcome == .accepted { workers[sender]?.noteCompletion(at: now, keeping: CoordinatorCore.maxRecentCompletions) }
+        return outcome
+    }
+
+    private mutating func apply(_ fail: Fail, from sender: WorkerID, now: Timestamp) -> FailureOutcome {
+        let outcome = ledger.fail(worker: sender, token: fail.token, error: fail.error, retryable: fail.retryable, stats: fail.stats, now: now)
+        if outcome != .stale, outcome != .unknownUnit { workers[sender]?.failed += 1 }
+        return outcome
     }
 
     private mutating func touch(_ worker: WorkerID, now: Timestamp) {

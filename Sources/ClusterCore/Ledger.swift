@@ -12,6 +12,10 @@ public struct Ledger: Sendable {
     private var queues: [String: PendingQueue] = [:]
     private var leasedUnits: Set<UnitID> = []
     private var leasedPerPlatform: [String: Int] = [:]
+    private var leasedPerWorker: [WorkerID: Int] = [:]
+    /// No lease expires before this (a lower bound: deadlines only move later, so it stays valid until the next
+    /// sweep recomputes it); nil when nothing is leased. Lets every operation skip the sweep over all leases.
+    private var nextExpiry: Timestamp?
     private var counts: [DepthKey: StateCounts] = [:]
     private var nextPendingSeq: UInt64 = 1
     private var changedRuns: [RunID] = []
@@ -49,6 +53,10 @@ public struct Ledger: Sendable {
             case .leased:
                 leasedUnits.insert(unit.id)
                 leasedPerPlatform[unit.platform, default: 0] += 1
+                if let lease = unit.lease {
+                    leasedPerWorker[lease.worker, default: 0] += 1
+                    nextExpiry = min(nextExpiry ?? lease.deadline, lease.deadline)
+                }
             case .done, .dead: break
             }
         }
@@ -145,6 +153,7 @@ public struct Ledger: Sendable {
     private mutating func move(_ id: UnitID, to newState: UnitState, now: Timestamp, _ update: (inout UnitRecord) -> Void = { _ in }) {
         guard var unit = units[id] else { return }
         let oldState = unit.state
+        let oldWorker = unit.lease?.worker
         update(&unit)
         unit.state = newState
         unit.updatedAt = now
@@ -154,10 +163,15 @@ public struct Ledger: Sendable {
         if oldState == .leased {
             leasedUnits.remove(id)
             leasedPerPlatform[unit.platform, default: 1] -= 1
+            if let oldWorker { leasedPerWorker[oldWorker, default: 1] -= 1 }
         }
         if newState == .leased {
             leasedUnits.insert(id)
             leasedPerPlatform[unit.platform, default: 0] += 1
+            if let lease = unit.lease {
+                leasedPerWorker[lease.worker, default: 0] += 1
+                nextExpiry = min(nextExpiry ?? lease.deadline, lease.deadline)
+            }
         } else {
             unit.lease = nil
         }
@@ -225,6 +239,7 @@ public struct Ledger: Sendable {
             let deadline = now.adding(millis: config.leaseMillis)
             if deadline != lease.deadline {
                 units[token.unit]?.lease?.deadline = deadline
+                nextExpiry = min(nextExpiry ?? deadline, deadline)
                 units[token.unit]?.updatedAt = now
                 touch(unit: token.unit)
             }
@@ -235,11 +250,18 @@ public struct Ledger: Sendable {
     /// Sends every lease whose deadline is at or before `now` back to pending, or to dead when its attempts are used up.
     @discardableResult
     public mutating func expireLeases(now: Timestamp) -> [UnitID] {
+        guard let earliest = nextExpiry, earliest <= now else { return [] }
         var expired: [UnitID] = []
+        var remaining: Timestamp?
         for id in leasedUnits {
-            guard let unit = units[id], let lease = unit.lease, lease.deadline <= now else { continue }
-            expired.append(id)
+            guard let lease = units[id]?.lease else { continue }
+            if lease.deadline <= now {
+                expired.append(id)
+            } else {
+                remaining = min(remaining ?? lease.deadline, lease.deadline)
+            }
         }
+        nextExpiry = remaining
         for id in expired.sorted() {
             guard let unit = units[id], let lease = unit.lease else { continue }
             let error = "lease \(lease.token) held by \(lease.worker) expired at \(lease.deadline.millis)"
@@ -434,6 +456,9 @@ public struct Ledger: Sendable {
 
     /// Leases currently outstanding, by unit id.
     public var leasedUnitIDs: Set<UnitID> { leasedUnits }
+
+    /// Units `worker` holds right now.
+    public func leasedCount(worker: WorkerID) -> Int { leasedPerWorker[worker, default: 0] }
 
     /// Units leased per platform right now.
     public func leasedCount(platform: String) -> Int { leasedPerPlatform[platform, default: 0] }

@@ -16,10 +16,14 @@ public struct Welcome: Hashable, Sendable, Codable {
     public let leaseMillis: Int64
     public let heartbeatMillis: Int64
     public let serverTime: Timestamp
-    public init(leaseMillis: Int64, heartbeatMillis: Int64, serverTime: Timestamp) {
+    /// The coordinator's protocol revision within version 1 (absent: 1). From 2 it accepts `reportBatch` and
+    /// `retryDead`; a worker sends batches only to a coordinator that announced them.
+    public let revision: Int?
+    public init(leaseMillis: Int64, heartbeatMillis: Int64, serverTime: Timestamp, revision: Int? = WireCodec.revision) {
         self.leaseMillis = leaseMillis
         self.heartbeatMillis = heartbeatMillis
         self.serverTime = serverTime
+        self.revision = revision
     }
 }
 
@@ -144,6 +148,45 @@ public struct Fail: Hashable, Sendable, Codable {
     }
 }
 
+/// Worker → coordinator (revision 2): several finished units in one message, so a worker with free capacity for
+/// many units pays one round trip and one commit wait for all of them. Each entry is applied exactly as the
+/// single `complete` or `fail` would be, in order: completes first, then fails.
+public struct ReportBatch: Hashable, Sendable, Codable {
+    public let completes: [Complete]
+    public let fails: [Fail]
+    public init(completes: [Complete], fails: [Fail]) {
+        self.completes = completes
+        self.fails = fails
+    }
+}
+
+/// Coordinator → worker: the outcome of each entry of a `ReportBatch`, in the same order (the strings of `Ack`).
+public struct ReportAck: Hashable, Sendable, Codable {
+    public let completes: [String]
+    public let fails: [String]
+    public init(completes: [String], fails: [String]) {
+        self.completes = completes
+        self.fails = fails
+    }
+}
+
+/// Operator → coordinator (revision 2): send dead units back to pending (attempts reset) in the running
+/// coordinator, durably, as `webtoon units retry` does offline. `units` nil: every dead unit (of `run`, if given).
+public struct RetryDead: Hashable, Sendable, Codable {
+    public let units: [UnitID]?
+    public let run: RunID?
+    public init(units: [UnitID]?, run: RunID?) {
+        self.units = units
+        self.run = run
+    }
+}
+
+/// Coordinator → operator: the units that were dead and are pending again (committed before this reply).
+public struct Retried: Hashable, Sendable, Codable {
+    public let units: [UnitID]
+    public init(units: [UnitID]) { self.units = units }
+}
+
 /// Anyone → coordinator: ask for `ClusterStatus`.
 public struct StatusRequest: Hashable, Sendable, Codable {
     /// Include per-worker rows.
@@ -186,7 +229,7 @@ public struct Goodbye: Hashable, Sendable, Codable {
     public init(releasing: [LeaseToken]) { self.releasing = releasing }
 }
 
-/// Every message of protocol version 1. The raw value is the type byte on the wire.
+/// Every message of protocol version 1 (revision 2). The raw value is the type byte on the wire.
 public enum ClusterMessage: Hashable, Sendable {
     case hello(Hello)
     case welcome(Welcome)
@@ -202,10 +245,16 @@ public enum ClusterMessage: Hashable, Sendable {
     case reject(Reject)
     case drain(Drain)
     case goodbye(Goodbye)
+    case reportBatch(ReportBatch)
+    case reportAck(ReportAck)
+    case retryDead(RetryDead)
+    case retried(Retried)
 
     public enum Kind: UInt8, Hashable, Sendable, CaseIterable {
         case hello = 1, welcome, leaseRequest, leaseGrant, heartbeat, heartbeatAck, complete, fail, statusRequest,
             statusResponse, ack, reject, drain, goodbye
+        // Revision 2.
+        case reportBatch, reportAck, retryDead, retried
     }
 
     public var kind: Kind {
@@ -224,6 +273,10 @@ public enum ClusterMessage: Hashable, Sendable {
         case .reject: .reject
         case .drain: .drain
         case .goodbye: .goodbye
+        case .reportBatch: .reportBatch
+        case .reportAck: .reportAck
+        case .retryDead: .retryDead
+        case .retried: .retried
         }
     }
 }

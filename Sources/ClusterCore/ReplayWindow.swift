@@ -127,8 +127,14 @@ public struct MessageGate: Sendable {
     }
 
     public mutating func admit(_ bytes: [UInt8], now: Timestamp) -> Admission {
+        admit(Result { () throws(ProtocolError) in try codec.decode(bytes) }, now: now)
+    }
+
+    /// The same for a frame already decoded with `codec` (decoding needs no shared state, so a server can do it
+    /// outside whatever serialises the gate).
+    public mutating func admit(_ decoded: Result<Envelope, ProtocolError>, now: Timestamp) -> Admission {
         do {
-            let envelope = try codec.decode(bytes)
+            let envelope = try decoded.get()
             switch try replay.check(envelope, now: now) {
             case .fresh: return .handle(envelope)
             case .duplicate(let reply?): return .resend(reply)

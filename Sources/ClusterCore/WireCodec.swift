@@ -51,6 +51,9 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
 public struct WireCodec: Sendable {
     public static let magic: [UInt8] = Array("WTCL".utf8)
     public static let version: UInt8 = 1
+    /// Additions within version 1 that this build speaks (docs/protocol.md §8): 2 adds `reportBatch`/`reportAck`
+    /// and `retryDead`/`retried`.
+    public static let revision = 2
     public static let headerSize = 10
     public static let tagSize = 32
     /// Label that turns the shared secret into the message key.
@@ -122,6 +125,10 @@ public struct WireCodec: Sendable {
         case .reject(let body): return try wrap(body)
         case .drain(let body): return try wrap(body)
         case .goodbye(let body): return try wrap(body)
+        case .reportBatch(let body): return try wrap(body)
+        case .reportAck(let body): return try wrap(body)
+        case .retryDead(let body): return try wrap(body)
+        case .retried(let body): return try wrap(body)
         }
     }
 
@@ -191,6 +198,10 @@ public struct WireCodec: Sendable {
         case .reject: return try unwrap(Reject.self, ClusterMessage.reject)
         case .drain: return try unwrap(Drain.self, ClusterMessage.drain)
         case .goodbye: return try unwrap(Goodbye.self, ClusterMessage.goodbye)
+        case .reportBatch: return try unwrap(ReportBatch.self, ClusterMessage.reportBatch)
+        case .reportAck: return try unwrap(ReportAck.self, ClusterMessage.reportAck)
+        case .retryDead: return try unwrap(RetryDead.self, ClusterMessage.retryDead)
+        case .retried: return try unwrap(Retried.self, ClusterMessage.retried)
         }
     }
 
@@ -241,13 +252,27 @@ extension ClusterMessage {
         case .heartbeatAck(let ack):
             return ack.leases.count <= ClusterLimits.maxTokensPerHeartbeat ? nil : "too many leases"
         case .complete(let complete):
-            guard complete.children.count <= ClusterLimits.maxChildrenPerCompletion else { return "\(complete.children.count) children exceed \(ClusterLimits.maxChildrenPerCompletion)" }
-            guard complete.manifest.files.count <= ClusterLimits.maxFilesPerCompletion else { return "too many files" }
-            guard complete.manifest.files.allSatisfy(\.isValid) else { return "a file entry is invalid (path, table, counts or sha256)" }
-            return complete.stats.isValid ? nil : "negative statistics"
+            return complete.validationProblem
+        case .reportBatch(let batch):
+            guard batch.completes.count + batch.fails.count <= ClusterLimits.maxUnitsPerLease else {
+                return "\(batch.completes.count + batch.fails.count) reports exceed \(ClusterLimits.maxUnitsPerLease)"
+            }
+            for (index, complete) in batch.completes.enumerated() {
+                if let problem = complete.validationProblem { return "completes[\(index)]: \(problem)" }
+            }
+            for (index, fail) in batch.fails.enumerated() {
+                if let problem = fail.validationProblem { return "fails[\(index)]: \(problem)" }
+            }
+            return nil
+        case .reportAck(let ack):
+            guard ack.completes.count + ack.fails.count <= ClusterLimits.maxUnitsPerLease else { return "too many outcomes" }
+            return (ack.completes + ack.fails).allSatisfy { $0.utf8.count <= 64 } ? nil : "outcome too long"
+        case .retryDead(let retry):
+            return (retry.units?.count ?? 0) <= ClusterLimits.maxTokensPerHeartbeat ? nil : "more than \(ClusterLimits.maxTokensPerHeartbeat) units"
+        case .retried:
+            return nil
         case .fail(let fail):
-            guard fail.error.utf8.count <= ClusterLimits.maxErrorBytes else { return "error longer than \(ClusterLimits.maxErrorBytes) bytes" }
-            return fail.stats.isValid ? nil : "negative statistics"
+            return fail.validationProblem
         case .goodbye(let goodbye):
             return goodbye.releasing.count <= ClusterLimits.maxTokensPerHeartbeat ? nil : "too many tokens"
         case .reject(let reject):
@@ -259,5 +284,21 @@ extension ClusterMessage {
         case .statusRequest, .statusResponse:
             return nil
         }
+    }
+}
+
+extension Complete {
+    var validationProblem: String? {
+        guard children.count <= ClusterLimits.maxChildrenPerCompletion else { return "\(children.count) children exceed \(ClusterLimits.maxChildrenPerCompletion)" }
+        guard manifest.files.count <= ClusterLimits.maxFilesPerCompletion else { return "too many files" }
+        guard manifest.files.allSatisfy(\.isValid) else { return "a file entry is invalid (path, table, counts or sha256)" }
+        return stats.isValid ? nil : "negative statistics"
+    }
+}
+
+extension Fail {
+    var validationProblem: String? {
+        guard error.utf8.count <= ClusterLimits.maxErrorBytes else { return "error longer than \(ClusterLimits.maxErrorBytes) bytes" }
+        return stats.isValid ? nil : "negative statistics"
     }
 }

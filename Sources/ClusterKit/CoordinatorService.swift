@@ -96,7 +96,7 @@ public final class CoordinatorService: Sendable {
                 group.addTask { try await self.tickLoop(state) }
                 for _ in 0..<settings.contexts {
                     let context = try socket.makeContext()
-                    group.addTask { try await self.serve(context, state) }
+                    group.addTask { try await self.serve(context, state, codec) }
                 }
                 defer { group.cancelAll() }
                 // Whatever ends first (cancellation, a failed commit), every task still waiting for a commit is
@@ -151,8 +151,11 @@ public final class CoordinatorService: Sendable {
         }
     }
 
-    private func serve(_ context: NNGContext, _ state: CoordinatorState) async throws {
+    /// Decoding, authenticating and encoding happen here, outside the state actor, so several contexts do that
+    /// work in parallel; the actor only admits (replay window) and applies.
+    private func serve(_ context: NNGContext, _ state: CoordinatorState, _ codec: WireCodec) async throws {
         defer { context.close() }
+        var rng = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             let request: [UInt8]
             do {
@@ -160,11 +163,18 @@ public final class CoordinatorService: Sendable {
             } catch let error as NNGError where error.code == .closed || error.code == .cancelled {
                 return
             }
-            let outcome = await state.receive(request, now: clock())
+            let decoded = Result { () throws(ProtocolError) in try codec.decode(request) }
+            let now = clock()
+            let outcome = await state.receive(decoded, now: now)
+            let reply: [UInt8] =
+                switch outcome.reply {
+                case .bytes(let bytes): bytes
+                case .message(let message, let replyTo): CoordinatorState.encode(message, replyTo: replyTo, now: now, codec: codec, rng: &rng)
+                }
             try await state.waitCommitted(outcome.seq)
-            if let id = outcome.remember { await state.remember(reply: outcome.reply, for: id) }
+            if let id = outcome.remember { await state.remember(reply: reply, for: id) }
             do {
-                try await context.send(outcome.reply, timeout: .seconds(10))
+                try await context.send(reply, timeout: .seconds(10))
             } catch let error as NNGError where error.code == .closed || error.code == .cancelled {
                 return
             } catch {
@@ -215,13 +225,18 @@ actor CoordinatorState {
     private var inFlightSeq: UInt64 = 0
     private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     private var failure: (any Error)?
-    private var rng = SystemRandomNumberGenerator()
     nonisolated let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private static let coordinator = WorkerID(rawValue: "coordinator")!
 
-    struct Outcome {
-        let reply: [UInt8]
+    struct Outcome: Sendable {
+        enum Reply: Sendable {
+            /// A stored reply, sent again as is.
+            case bytes([UInt8])
+            /// To be encoded and signed by the caller.
+            case message(ClusterMessage, replyTo: MessageID?)
+        }
+        let reply: Reply
         /// The request id whose reply to store for duplicates.
         let remember: MessageID?
         /// Commit that must complete before the reply is sent (0: none).
@@ -235,13 +250,13 @@ actor CoordinatorState {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func receive(_ bytes: [UInt8], now: Timestamp) -> Outcome {
-        switch gate.admit(bytes, now: now) {
+    func receive(_ decoded: Result<Envelope, ProtocolError>, now: Timestamp) -> Outcome {
+        switch gate.admit(decoded, now: now) {
         case .resend(let reply):
-            return Outcome(reply: reply, remember: nil, seq: 0)
+            return Outcome(reply: .bytes(reply), remember: nil, seq: 0)
         case .reject(let error):
             logger.debug("request rejected", metadata: ["reason": "\(error.reason.rawValue)", "detail": "\(error.detail)"])
-            return Outcome(reply: encode(.reject(Reject(reason: error.reason, detail: error.detail)), replyTo: nil, now: now), remember: nil, seq: 0)
+            return Outcome(reply: .message(.reject(Reject(reason: error.reason, detail: error.detail)), replyTo: nil), remember: nil, seq: 0)
         case .handle(let envelope):
             var reply = core.handle(envelope, now: now)
             if case .statusResponse(var status) = reply {
@@ -249,20 +264,20 @@ actor CoordinatorState {
                 reply = .statusResponse(status)
             }
             let seq = noteChanges()
-            return Outcome(reply: encode(reply, replyTo: envelope.id, now: now), remember: envelope.id, seq: seq)
+            return Outcome(reply: .message(reply, replyTo: envelope.id), remember: envelope.id, seq: seq)
         }
     }
 
-    private func encode(_ message: ClusterMessage, replyTo: MessageID?, now: Timestamp) -> [UInt8] {
+    static func encode(_ message: ClusterMessage, replyTo: MessageID?, now: Timestamp, codec: WireCodec, rng: inout SystemRandomNumberGenerator) -> [UInt8] {
         let envelope = Envelope(id: MessageID.random(using: &rng), sender: Self.coordinator, sentAt: now, replyTo: replyTo, message: message)
         do {
-            return try gate.codec.encode(envelope)
+            return try codec.encode(envelope)
         } catch {
             // Only an oversized reply can fail (e.g. a huge status); say so in a reply that always fits.
             let fallback = Envelope(
                 id: MessageID.random(using: &rng), sender: Self.coordinator, sentAt: now, replyTo: replyTo,
                 message: .reject(Reject(reason: .oversized, detail: "reply too large: \(error.detail)")))
-            return (try? gate.codec.encode(fallback)) ?? []
+            return (try? codec.encode(fallback)) ?? []
         }
     }
 

@@ -59,6 +59,26 @@ public struct WorkerSettings: Sendable {
     }
 }
 
+/// A finished unit's report as `complete` or `fail` would carry it.
+enum UnitReport: Sendable {
+    case complete(Complete)
+    case fail(Fail)
+
+    var token: LeaseToken {
+        switch self {
+        case .complete(let complete): complete.token
+        case .fail(let fail): fail.token
+        }
+    }
+
+    var message: ClusterMessage {
+        switch self {
+        case .complete(let complete): .complete(complete)
+        case .fail(let fail): .fail(fail)
+        }
+    }
+}
+
 /// State shared by the lease loop, the heartbeat loop and running units.
 final class WorkerShared: Sendable {
     struct State {
@@ -69,11 +89,25 @@ final class WorkerShared: Sendable {
         var pauseEnds: [String: Timestamp] = [:]
         var draining = false
         var heartbeatMillis: Int64 = 10_000
+        /// The coordinator takes `reportBatch` (revision ≥ 2) and this worker runs more than one unit at once.
+        var batchReports = false
+        /// Finished units waiting for the reporter, in finishing order.
+        var outbox: [UnitReport] = []
     }
     let state = Mutex(State())
     let clock: @Sendable () -> Timestamp
+    /// Wakes the reporter when the outbox fills.
+    let reportWakeups: AsyncStream<Void>
+    let reportWake: AsyncStream<Void>.Continuation
+    /// Wakes the lease loop when a held unit is let go (reported or lost), so free capacity is used at once.
+    let freedWakeups: AsyncStream<Void>
+    let freedWake: AsyncStream<Void>.Continuation
 
-    init(clock: @escaping @Sendable () -> Timestamp) { self.clock = clock }
+    init(clock: @escaping @Sendable () -> Timestamp) {
+        self.clock = clock
+        (reportWakeups, reportWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (freedWakeups, freedWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
 
     func allowance(platform: String) -> PlatformAllowance? { state.withLock { $0.allowances[platform] } }
     func report(platform: String, _ stats: TaskStats) {
@@ -138,6 +172,7 @@ public final class WorkerService: Sendable {
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await self.heartbeatLoop(socket) }
+                    group.addTask { try await self.reportLoop(socket) }
                     try await self.leaseLoop(socket, group: &group)
                     group.cancelAll()
                 }
@@ -159,10 +194,15 @@ public final class WorkerService: Sendable {
         guard case .welcome(let welcome) = reply else {
             throw ClusterError(code: .invalidState, operation: "hello", detail: "coordinator answered \(reply.kind)")
         }
-        shared.state.withLock { $0.heartbeatMillis = welcome.heartbeatMillis }
+        let batch = (welcome.revision ?? 1) >= 2 && settings.capacity > 1
+        shared.state.withLock {
+            $0.heartbeatMillis = welcome.heartbeatMillis
+            $0.batchReports = batch
+        }
     }
 
     private func leaseLoop(_ socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        var freed = shared.freedWakeups.makeAsyncIterator()
         while !Task.isCancelled {
             let (free, draining) = shared.state.withLock { (settings.capacity - $0.held.count, $0.draining) }
             if draining {
@@ -171,7 +211,9 @@ public final class WorkerService: Sendable {
                 continue
             }
             guard free > 0 else {
-                try await Task.sleep(for: .milliseconds(20))
+                // Ends with nil when cancelled: throw, so `run` releases what is held as it does after a sleep.
+                _ = await freed.next()
+                try Task.checkCancellation()
                 continue
             }
             let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: free, platforms: settings.platforms)))
@@ -197,27 +239,96 @@ public final class WorkerService: Sendable {
         shared.state.withLock { $0.held[unit.token] = work }
         group.addTask {
             let outcome = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
-            let lost = self.shared.state.withLock { $0.held[unit.token] == nil }
-            guard !lost else { return }
-            let message: ClusterMessage =
+            let report: UnitReport =
                 switch outcome {
                 case .completed(let manifest, let children, let stats): .complete(Complete(token: unit.token, manifest: manifest, children: children, stats: stats))
                 case .failed(let error, let retryable, let stats): .fail(Fail(token: unit.token, error: error, retryable: retryable, stats: stats))
                 }
-            var reply: ClusterMessage
-            do {
-                reply = try await self.call(socket, message)
-            } catch let error as ProtocolError {
-                // The coordinator refused the report itself (e.g. too many children): report a final failure
-                // instead, so the unit goes dead with the reason rather than the worker stopping.
-                self.logger.error("report refused", metadata: ["token": "\(unit.token)", "error": "\(error)"])
-                reply = try await self.call(socket, .fail(Fail(token: unit.token, error: "report refused: \(error.detail.prefix(1_000))", retryable: false, stats: .zero)))
+            // Batched: the reporter sends it with whatever else finished meanwhile; the unit stays held (and
+            // heartbeated) until its report is acknowledged.
+            let (lost, queued) = self.shared.state.withLock { state -> (Bool, Bool) in
+                guard state.held[unit.token] != nil else { return (true, false) }
+                guard state.batchReports else { return (false, false) }
+                state.outbox.append(report)
+                return (false, true)
             }
-            self.shared.state.withLock { _ = $0.held.removeValue(forKey: unit.token) }
-            if case .ack(let ack) = reply, !["accepted", "requeued", "dead"].contains(ack.outcome) {
-                self.logger.info("report not applied", metadata: ["token": "\(unit.token)", "outcome": "\(ack.outcome)"])
+            if lost { return }
+            if queued {
+                self.shared.reportWake.yield()
+                return
+            }
+            try await self.reportOne(socket, report)
+        }
+    }
+
+    /// One report in its own message (revision 1, a worker of capacity 1, or a batch the coordinator refused).
+    private func reportOne(_ socket: NNGSocket, _ report: UnitReport) async throws {
+        var reply: ClusterMessage
+        do {
+            reply = try await call(socket, report.message)
+        } catch let error as ProtocolError {
+            // The coordinator refused the report itself (e.g. too many children): report a final failure
+            // instead, so the unit goes dead with the reason rather than the worker stopping.
+            logger.error("report refused", metadata: ["token": "\(report.token)", "error": "\(error)"])
+            reply = try await call(socket, .fail(Fail(token: report.token, error: "report refused: \(error.detail.prefix(1_000))", retryable: false, stats: .zero)))
+        }
+        release(report.token)
+        if case .ack(let ack) = reply, !["accepted", "requeued", "dead"].contains(ack.outcome) {
+            logger.info("report not applied", metadata: ["token": "\(report.token)", "outcome": "\(ack.outcome)"])
+        }
+    }
+
+    /// Sends everything in the outbox as `reportBatch` messages (at most `maxUnitsPerLease` reports each) while
+    /// the previous one is in flight, reports pile up for the next: one round trip and commit for many units.
+    private func reportLoop(_ socket: NNGSocket) async throws {
+        for await _ in shared.reportWakeups {
+            while true {
+                let reports = shared.state.withLock { state -> [UnitReport] in
+                    let taken = Array(state.outbox.prefix(ClusterLimits.maxUnitsPerLease))
+                    state.outbox.removeFirst(taken.count)
+                    return taken
+                }
+                if reports.isEmpty { break }
+                try await reportBatch(socket, reports)
             }
         }
+    }
+
+    private func reportBatch(_ socket: NNGSocket, _ reports: [UnitReport]) async throws {
+        var completes: [Complete] = []
+        var fails: [Fail] = []
+        for report in reports {
+            switch report {
+            case .complete(let complete): completes.append(complete)
+            case .fail(let fail): fails.append(fail)
+            }
+        }
+        let reply: ClusterMessage
+        do {
+            reply = try await call(socket, .reportBatch(ReportBatch(completes: completes, fails: fails)))
+        } catch let error as ProtocolError {
+            // Refused as a whole (one bad entry, or too large): report one by one, so only the bad one fails.
+            logger.warning("report batch refused; reporting one by one", metadata: ["reports": "\(reports.count)", "error": "\(error)"])
+            for report in reports { try await reportOne(socket, report) }
+            return
+        }
+        guard case .reportAck(let ack) = reply else {
+            throw ClusterError(code: .invalidState, operation: "reportBatch", detail: "coordinator answered \(reply.kind)")
+        }
+        for (token, outcome) in zip(completes.map(\.token) + fails.map(\.token), ack.completes + ack.fails) {
+            if !["accepted", "requeued", "dead"].contains(outcome) {
+                logger.info("report not applied", metadata: ["token": "\(token)", "outcome": "\(outcome)"])
+            }
+        }
+        release(reports.map(\.token))
+    }
+
+    /// Lets go of reported units and wakes the lease loop to use the capacity.
+    private func release(_ tokens: LeaseToken...) { release(tokens) }
+
+    private func release(_ tokens: [LeaseToken]) {
+        shared.state.withLock { state in for token in tokens { state.held.removeValue(forKey: token) } }
+        shared.freedWake.yield()
     }
 
     /// Ends quietly when cancelled (the lease loop finished draining, or the worker is stopping).
@@ -242,6 +353,7 @@ public final class WorkerService: Sendable {
             for lease in ack.leases where !lease.valid {
                 let task = shared.state.withLock { $0.held.removeValue(forKey: lease.token) }
                 task?.cancel()
+                shared.freedWake.yield()
                 logger.info("lease lost; unit abandoned", metadata: ["token": "\(lease.token)"])
             }
         }

@@ -65,15 +65,33 @@ struct UnitsListCommand: AsyncParsableCommand {
     }
 }
 
-/// Offline replay: edits the ledger through the same state machine the coordinator uses, so it refuses to run
-/// while a coordinator holds the ledger (its memory would not know); restart the coordinator with `--resume`.
+/// Replay of dead units. Online (`--coordinator`): an authenticated `retryDead` message to the running coordinator,
+/// which applies it through its ledger and commits before answering, so workers get the units at once. Offline
+/// (no `--coordinator`): edits the ledger through the same state machine, and therefore refuses while a
+/// coordinator holds the ledger (its memory would not know); then restart the coordinator with `--resume`.
 struct UnitsRetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
-        abstract: "Send dead units back to pending (attempts reset); the coordinator must be stopped.",
-        discussion: "Then start the coordinator with --resume to crawl them.")
+        abstract: "Send dead units back to pending (attempts reset), through the running coordinator or offline.",
+        discussion: """
+            With --coordinator the running coordinator applies the retry (durably, before it answers) and its workers \
+            pick the units up; the secret comes from --secret-file or $WEBTOON_CLUSTER_SECRET. Without it the ledger \
+            is edited directly, which needs the coordinator stopped; then start it with --resume.
+            """)
 
     @OptionGroup var ledger: LedgerOptions
+
+    @Option(help: "A running coordinator's nng address (tcp://HOST:PORT or tls+tcp://HOST:PORT): retry through it.")
+    var coordinator: String?
+
+    @Option(name: .customLong("secret-file"), help: "File holding the cluster secret (default: $WEBTOON_CLUSTER_SECRET); with --coordinator.")
+    var secretFile: String?
+
+    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
+    var tlsServerName: String?
 
     @Flag(name: .customLong("all-dead"), help: "Retry every dead unit (of --run, if given).")
     var allDead = false
@@ -84,21 +102,36 @@ struct UnitsRetryCommand: AsyncParsableCommand {
     func validate() throws {
         guard allDead != !ids.isEmpty else { throw ValidationError("give unit ids or --all-dead (not both)") }
         for id in ids where UnitID(rawValue: id) == nil { throw ValidationError("\(id) is not a unit id (32 lowercase hex digits)") }
+        if let coordinator, !(coordinator.hasPrefix("tcp://") || coordinator.hasPrefix("tls+tcp://")) {
+            throw ValidationError("--coordinator must be tcp://HOST:PORT or tls+tcp://HOST:PORT")
+        }
     }
 
     func run() async throws {
+        let units = allDead ? nil : ids.compactMap(UnitID.init(rawValue:))
+        let run = ledger.run.flatMap(RunID.init(rawValue:))
+        if let coordinator {
+            let client = try await OperatorClient(
+                coordinatorURL: coordinator, tls: try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName),
+                secret: try ClusterSupport.secret(file: secretFile), sender: "units-retry")
+            defer { client.close() }
+            let retried = try await client.retryDead(units: units, run: run)
+            for id in retried { print(id) }
+            print("\(retried.count) unit(s) back to pending in the running coordinator")
+            return
+        }
         let url = try ClusterSupport.databaseURL(ledger.databaseURL)
         let lock = try await PGConnection.connect(url)
         guard try await ClusterSupport.tryLedgerLock(lock, schema: ledger.schema) else {
             await lock.close()
-            throw ValidationError("a coordinator is running on schema \(ledger.schema); stop it, retry, then restart it with --resume")
+            throw ValidationError(
+                "a coordinator is running on schema \(ledger.schema); retry through it with --coordinator tcp://HOST:PORT, "
+                    + "or stop it, retry, then restart it with --resume")
         }
         let connection = try await PGConnection.connect(url)
         let store = try PostgresLedgerStore(connection: connection, schema: ledger.schema, logger: Logger(label: "webtoon.units"))
         var state = try await store.loadLedger(config: LedgerConfig())
-        let retried = state.retry(
-            ids: allDead ? nil : ids.compactMap(UnitID.init(rawValue:)), run: ledger.run.flatMap(RunID.init(rawValue:)),
-            now: systemTimestamp())
+        let retried = state.retry(ids: units, run: run, now: systemTimestamp())
         try await store.persist(state.drainChanges())
         await connection.close()
         await lock.close()

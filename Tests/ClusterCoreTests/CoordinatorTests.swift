@@ -68,6 +68,70 @@ import Testing
         #expect(status.budgets.first { $0.platform == "kakao" }?.liveWorkers == 1)
     }
 
+    /// A report batch has exactly the effect of the same reports sent one by one, with one outcome per entry in
+    /// order; the welcome announces the revision that accepts it.
+    @Test mutating func reportBatchMatchesSingleReports() throws {
+        func drive(batched: Bool) throws -> (outcomes: [String], snapshot: LedgerSnapshot, worker: WorkerRecord?) {
+            var rng = SplitMix64(seed: 9)
+            var core = CoordinatorCore(config: config())
+            let now = Timestamp(millis: 1_764_000_000_000)
+            func send(_ message: ClusterMessage) -> ClusterMessage {
+                core.handle(Envelope(id: MessageID.random(using: &rng), sender: worker("w1"), sentAt: now, message: message), now: now)
+            }
+            try core.createRun(spec(["naver"]), roots: (0..<5).map { seed("u\($0)") }, now: now)
+            guard case .welcome(let welcome) = send(.hello(Hello(capacity: 5, platforms: ["naver"], softwareVersion: "t"))) else { return ([], core.ledger.snapshot, nil) }
+            #expect(welcome.revision == WireCodec.revision)
+            guard case .leaseGrant(let grant) = send(.leaseRequest(LeaseRequest(maxUnits: 5, platforms: ["naver"]))) else { return ([], core.ledger.snapshot, nil) }
+            let tokens = grant.units.map(\.token)
+            let stale = LeaseToken(unit: tokens[0].unit, epoch: tokens[0].epoch + 7)
+            let completes = [tokens[0], tokens[1], stale, tokens[1]].map {
+                Complete(token: $0, manifest: manifest(rows: 2, path: "out/\($0.rawValue)"), children: [seed("child-\($0.unit)")], stats: TaskStats(requests: 1))
+            }
+            let fails = [Fail(token: tokens[2], error: "boom", retryable: true, stats: .zero), Fail(token: tokens[3], error: "fatal", retryable: false, stats: .zero)]
+            if batched {
+                guard case .reportAck(let ack) = send(.reportBatch(ReportBatch(completes: completes, fails: fails))) else { return ([], core.ledger.snapshot, nil) }
+                return (ack.completes + ack.fails, core.ledger.snapshot, core.workers[worker("w1")])
+            }
+            var outcomes: [String] = []
+            for message in completes.map(ClusterMessage.complete) + fails.map(ClusterMessage.fail) {
+                if case .ack(let ack) = send(message) { outcomes.append(ack.outcome) }
+            }
+            return (outcomes, core.ledger.snapshot, core.workers[worker("w1")])
+        }
+        let single = try drive(batched: false)
+        let batched = try drive(batched: true)
+        #expect(batched.outcomes == ["accepted", "accepted", "stale", "duplicate", "requeued", "dead"])
+        #expect(batched.outcomes == single.outcomes)
+        #expect(batched.snapshot == single.snapshot)
+        #expect(batched.worker?.completed == 2 && batched.worker?.failed == 2)
+        #expect(batched.snapshot.units.values.count { $0.parent != nil } == 2, "children of accepted completions only")
+    }
+
+    /// The online retry applies the ledger's retry: dead units of the named run (or the listed ones) go back to
+    /// pending with attempts reset, the run reopens, and the reply lists them.
+    @Test mutating func retryDeadMessageRequeuesDeadUnits() throws {
+        var core = CoordinatorCore(config: config())
+        try core.createRun(spec(["naver"]), roots: [seed("a"), seed("b"), seed("c")], now: clock.now)
+        _ = send(&core, from: "w1", .hello(Hello(capacity: 3, platforms: ["naver"], softwareVersion: "t")))
+        guard case .leaseGrant(let grant) = send(&core, from: "w1", .leaseRequest(LeaseRequest(maxUnits: 3, platforms: ["naver"]))) else {
+            Issue.record("expected grant")
+            return
+        }
+        let tokens = grant.units.map(\.token)
+        _ = send(&core, from: "w1", .reportBatch(ReportBatch(
+            completes: [Complete(token: tokens[0], manifest: .empty, children: [], stats: .zero)],
+            fails: tokens.dropFirst().map { Fail(token: $0, error: "parse error", retryable: false, stats: .zero) })))
+        let run = spec(["naver"]).defaultID
+        #expect(core.ledger.runs[run]?.state == .finished)
+        #expect(send(&core, from: "ops", .retryDead(RetryDead(units: nil, run: RunID(rawValue: "other.run")!))) == .retried(Retried(units: [])))
+        #expect(send(&core, from: "ops", .retryDead(RetryDead(units: [tokens[0].unit, tokens[1].unit], run: nil))) == .retried(Retried(units: [tokens[1].unit])))
+        #expect(send(&core, from: "ops", .retryDead(RetryDead(units: nil, run: run))) == .retried(Retried(units: [tokens[2].unit])))
+        #expect(core.ledger.counts(run: run) == StateCounts(pending: 2, leased: 0, done: 1, dead: 0))
+        #expect(core.ledger.runs[run]?.state == .active && core.ledger.runs[run]?.totals.retriedDead == 2)
+        #expect(tokens.dropFirst().allSatisfy { core.ledger.units[$0.unit]?.attempts == 0 && core.ledger.units[$0.unit]?.lastError == "parse error" })
+        #expect(send(&core, from: "ops", .retried(Retried(units: []))) == .reject(Reject(reason: .unexpectedMessage, detail: "retried is a coordinator reply, not a request")))
+    }
+
     @Test mutating func goodbyeReleasesLeasesWithoutCountingAttempts() throws {
         var core = CoordinatorCore(config: config())
         try core.createRun(spec(["naver"]), roots: [seed("a")], now: clock.now)

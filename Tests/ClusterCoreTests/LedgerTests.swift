@@ -158,6 +158,37 @@ import Testing
         #expect(ledger.units[token.unit]?.state == .pending)
     }
 
+    /// The sweep is skipped until the earliest deadline, so every path that sets a deadline must keep that bound:
+    /// leases granted at different times, a heartbeat that moves a deadline earlier (the clock went back), a
+    /// rebuild from rows. Each lease expires exactly at its own deadline, not before and not later.
+    @Test func eachLeaseExpiresExactlyAtItsDeadlineWhateverSetIt() throws {
+        var ledger = Ledger(config: config)
+        var clock = TestClock()
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a"), seed("b"), seed("c")])
+        let start = clock.now
+        let a = ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now)[0]
+        clock.advance(10_000)
+        let b = ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now)[0]
+        let c = ledger.lease(worker: worker("w2"), maxUnits: 1, platforms: ["naver"], now: clock.now)[0]
+        #expect(ledger.leasedCount(worker: worker("w1")) == 2 && ledger.leasedCount(worker: worker("w2")) == 1)
+        // c's holder heartbeats with a clock 5 s behind: its deadline moves earlier than a's.
+        _ = ledger.heartbeat(worker: worker("w2"), tokens: [c.lease!.token], now: start.adding(millis: -5_000))
+        #expect(ledger.expireLeases(now: start.adding(millis: 24_999)).isEmpty)
+        #expect(ledger.expireLeases(now: start.adding(millis: 25_000)) == [c.id])
+        #expect(ledger.leasedCount(worker: worker("w2")) == 0)
+        var rebuilt = Ledger(config: config, restoring: ledger.snapshot.runs.values.map(LedgerChange.run) + ledger.snapshot.units.values.map(LedgerChange.unit))
+        for var copy in [ledger, rebuilt] {
+            #expect(copy.expireLeases(now: start.adding(millis: 29_999)).isEmpty)
+            #expect(copy.expireLeases(now: start.adding(millis: 30_000)) == [a.id])
+            #expect(copy.expireLeases(now: start.adding(millis: 39_999)).isEmpty)
+            #expect(copy.expireLeases(now: start.adding(millis: 40_000)) == [b.id])
+            #expect(copy.leasedUnitIDs.isEmpty && copy.leasedCount(worker: worker("w1")) == 0)
+        }
+        // A completion after the deadline is refused even though no sweep ran in between.
+        #expect(rebuilt.lease(worker: worker("w3"), maxUnits: 3, platforms: ["naver"], now: start.adding(millis: 40_000)).count == 3)
+        #expect(rebuilt.complete(worker: worker("w3"), token: rebuilt.units[a.id]!.lease!.token, manifest: .empty, children: [], stats: .zero, now: start.adding(millis: 70_000)) == .stale)
+    }
+
     @Test func completionFromAnotherWorkerWithTheRightTokenIsStale() throws {
         let clock = TestClock()
         var ledger = Ledger(config: config)

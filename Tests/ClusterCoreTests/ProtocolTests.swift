@@ -40,6 +40,13 @@ import Foundation
             .reject(Reject(reason: .unauthenticated, detail: "bad tag")),
             .drain(Drain(reason: "maintenance")),
             .goodbye(Goodbye(releasing: [token])),
+            .reportBatch(ReportBatch(
+                completes: [Complete(token: token, manifest: manifest(rows: 1), children: [], stats: .zero)],
+                fails: [Fail(token: token, error: "timeout", retryable: true, stats: stats)])),
+            .reportAck(ReportAck(completes: ["accepted"], fails: ["stale"])),
+            .retryDead(RetryDead(units: [token.unit], run: run)),
+            .retryDead(RetryDead(units: nil, run: nil)),
+            .retried(Retried(units: [token.unit])),
         ]
     }
 

@@ -258,6 +258,76 @@ final class TreeExecutor: UnitExecutor {
         }
     }
 
+    /// Dead units go back to pending through the running coordinator: `OperatorClient.retryDead` is answered only
+    /// after the change is committed (the store no longer has them dead), the connected worker (batched reports,
+    /// capacity 4) then finishes them, and a client with the wrong secret changes nothing. Frames of another
+    /// version and malformed report batches are refused with typed reasons and counted.
+    @Test func deadUnitsAreRetriedThroughTheRunningCoordinator() async throws {
+        try await withScratchSchema { connection, schema in
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let settings = CoordinatorSettings(
+                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
+                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000, maxAttempts: 1), idlePollMillis: 50), tickMillis: 50)
+            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
+            let (listening, listened) = AsyncStream.makeStream(of: String.self)
+            let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
+            let address = try #require(await listening.first { _ in true })
+            let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
+            try await service.createRun(spec, roots: (0..<6).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
+
+            let executor = SwitchableExecutor()
+            let worker = try WorkerService(
+                settings: WorkerSettings(coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: "w1")!, capacity: 4, platforms: ["naver"], requestTimeout: .seconds(5)),
+                executor: executor, logger: Logger(label: "w"))
+            let workerTask = Task { try await worker.run() }
+            try await waitUntil(timeout: .seconds(30)) { (try await service.summary(run: spec.defaultID))?.finished ?? false }
+            #expect(try await service.summary(run: spec.defaultID)?.dead == 6)
+
+            let intruder = try await OperatorClient(coordinatorURL: address, secret: Array("not the cluster secret at all".utf8))
+            await #expect(throws: ClusterError.self) { try await intruder.retryDead(units: nil, run: nil) }
+            intruder.close()
+            #expect(try await service.summary(run: spec.defaultID)?.dead == 6)
+
+            executor.healthy.withLock { $0 = true }
+            let client = try await OperatorClient(coordinatorURL: address, secret: Self.secret)
+            let first = try #require(try await store.loadLedger(config: LedgerConfig()).units.keys.sorted().first)
+            #expect(try await client.retryDead(units: [first], run: nil) == [first])
+            let retried = try await client.retryDead(units: nil, run: spec.defaultID)
+            #expect(retried.count == 5 && !retried.contains(first))
+            let persisted = try await store.loadLedger(config: LedgerConfig())
+            #expect(persisted.units.values.allSatisfy { $0.state != .dead }, "the reply came after the commit")
+            #expect(persisted.runs[spec.defaultID]?.totals.retriedDead == 6)
+            try await waitUntil(timeout: .seconds(30)) { (try await service.summary(run: spec.defaultID))?.done == 6 }
+            #expect(try await client.retryDead(units: nil, run: nil) == [], "nothing is dead any more")
+            client.close()
+
+            // Refusals of the protocol layer: another version byte, and a report batch over the limit.
+            let socket = try NNGSocket(.req)
+            defer { socket.close() }
+            try await socket.connect(address)
+            let codec = try WireCodec(secret: Self.secret)
+            var rng = SystemRandomNumberGenerator()
+            var frame = try codec.encode(Envelope(id: MessageID.random(using: &rng), sender: WorkerID(rawValue: "w1")!, sentAt: systemTimestamp(), message: .statusRequest(StatusRequest())))
+            frame[4] = 2
+            try await socket.send(frame, timeout: .seconds(5))
+            #expect(try codec.decode(try await socket.receive(timeout: .seconds(5))).message == .reject(Reject(reason: .unsupportedVersion, detail: "version 2, this build speaks 1")))
+            let token = LeaseToken(unit: first, epoch: 1)
+            let oversized = ReportBatch(completes: Array(repeating: Complete(token: token, manifest: .empty, children: [], stats: .zero), count: 1_001), fails: [])
+            try await socket.send(try codec.encode(Envelope(id: MessageID.random(using: &rng), sender: WorkerID(rawValue: "w1")!, sentAt: systemTimestamp(), message: .reportBatch(oversized))), timeout: .seconds(5))
+            guard case .reject(let reject) = try codec.decode(try await socket.receive(timeout: .seconds(5))).message else {
+                Issue.record("an oversized batch was not rejected")
+                return
+            }
+            #expect(reject.reason == .invalidField && reject.detail.contains("1001 reports exceed 1000"))
+            #expect(try await service.status().rejected == ["unauthenticated": 1, "unsupportedVersion": 1, "invalidField": 1])
+
+            worker.drain()
+            try await workerTask.value
+            coordinatorTask.cancel()
+            _ = await coordinatorTask.result
+        }
+    }
+
     /// Runs `body` with a connection and a fresh schema name; the schema is dropped and the connection closed
     /// whether `body` returns or throws.
     func withScratchSchema(_ body: (PGConnection, String) async throws -> Void) async throws {
@@ -298,6 +368,14 @@ final class TreeExecutor: UnitExecutor {
         }
         Issue.record("condition not met within \(timeout)")
         throw CancellationError()
+    }
+}
+
+/// Fails every unit for good until `healthy` is set, then completes them with no output.
+final class SwitchableExecutor: UnitExecutor {
+    let healthy = Mutex(false)
+    func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
+        healthy.withLock { $0 } ? .completed(manifest: .empty, children: [], stats: .zero) : .failed(error: "broken", retryable: false, stats: .zero)
     }
 }
 

@@ -42,6 +42,7 @@ import Testing
         import json, sys
         status = query_status(sys.argv[1], sys.argv[2].encode())
         print(json.dumps([[run["id"], run["state"], run["counts"]["pending"]] for run in status["runs"]]))
+        print(json.dumps(retry_dead(sys.argv[1], sys.argv[2].encode(), run=status["runs"][0]["id"])))
         try:
             query_status(sys.argv[1], b"wrong secret but long enough")
         except ValueError as error:
@@ -54,6 +55,8 @@ import Testing
         #expect(status == 0, "python: \(stderr)")
         let lines = stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == #"[["2026-11-25.daily.naver", "active", 3]]"#)
+        // Nothing is dead, so the online retry (revision 2) answers with an empty list.
+        #expect(lines.dropFirst().first == "[]")
         // A reply signed with the coordinator's key fails the wrong-secret client's own HMAC check.
         #expect(lines.last == "rejected unauthenticated")
         #expect(try await service.status().rejected == ["unauthenticated": 1])

@@ -151,8 +151,9 @@ import Glibc
     }
 
     /// Malformed answers with one attempt per unit leave dead units; `webtoon units --dead` lists them with their
-    /// error, `units retry` refuses while the coordinator holds the ledger, and after it stops `units retry
-    /// --all-dead` plus a `--resume` coordinator against a healthy simulator completes the run exactly.
+    /// error, an offline `units retry` refuses while the coordinator holds the ledger, `units retry --coordinator`
+    /// retries one through the running coordinator (durably), and after it stops `units retry --all-dead` (the
+    /// rest) plus a `--resume` coordinator against a healthy simulator completes the run exactly.
     @Test func deadUnitsAreListedRetriedAndCompleted() async throws {
         try await withScratchSchema { _, schema in
             let root = try temporaryFolder("dead")
@@ -202,12 +203,21 @@ import Glibc
             let refused = try Child("retry-refused", ["units", "retry", "--all-dead", "--schema", schema], logs: root)
             #expect(await refused.wait(timeout: .seconds(20)) != 0)
             #expect(refused.log.contains("a coordinator is running"), "\(refused.log)")
+            // Online: the running coordinator retries one dead unit through an authenticated retryDead message.
+            let onlineID = String(try #require(deadLines.first?.split(separator: "\t").first))
+            let online = try Child("retry-online", ["units", "retry", "--coordinator", address, onlineID], logs: root)
+            #expect(await online.wait(timeout: .seconds(20)) == 0, "\(online.log)")
+            #expect(online.log.contains("1 unit(s) back to pending in the running coordinator") && online.log.contains(onlineID), "\(online.log)")
+            let (after, _) = try await URLSession.shared.data(from: try #require(URL(string: metricsURL)))
+            #expect(String(decoding: after, as: UTF8.self).contains("webtoon_cluster_run_units{run=\"2026-11-25.daily.kakao+naver\",state=\"dead\"} \(deadLines.count - 1)"))
             holder.signal(SIGTERM)
             #expect(await holder.wait(timeout: .seconds(20)) == 0, "\(holder.log.suffix(2000))")
 
+            // Offline, after the coordinator stopped: the online retry was committed, so only the others are dead.
             let retry = try Child("retry", ["units", "retry", "--all-dead", "--schema", schema], logs: root)
             #expect(await retry.wait(timeout: .seconds(20)) == 0, "\(retry.log)")
-            #expect(retry.log.contains("\(deadLines.count) unit(s) back to pending"), "\(retry.log)")
+            #expect(retry.log.contains("\(deadLines.count - 1) unit(s) back to pending"), "\(retry.log)")
+            #expect(!retry.log.contains(onlineID), "\(retry.log)")
 
             let second = try Child("coordinator-2", coordinator + ["--resume"], logs: root)
             let w2 = try worker("w2", healthy.baseURL)

@@ -1,0 +1,173 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Writes the ledger's durable records as the same JSON objects their `Codable` conformance produces (absent
+/// optionals omitted, keys in declaration order), without `JSONEncoder`'s per-field dynamic dispatch: the group
+/// commit encodes every changed unit, and `JSONEncoder` was the largest cost of the coordinator
+/// (docs/bench/dispatch.md). `JSONDecoder` reads the output back into equal records (tested).
+public struct RecordJSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    /// A JSON array of the records.
+    public static func array(_ units: [UnitRecord]) -> String {
+        var writer = RecordJSONWriter(reservingCapacity: units.count * 640 + 2)
+        writer.byte(UInt8(ascii: "["))
+        for (index, unit) in units.enumerated() {
+            if index > 0 { writer.byte(UInt8(ascii: ",")) }
+            writer.write(unit)
+        }
+        writer.byte(UInt8(ascii: "]"))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    public mutating func write(_ unit: UnitRecord) {
+        raw("{\"id\":")
+        string(unit.id.rawValue)
+        raw(",\"run\":")
+        string(unit.run.rawValue)
+        if let parent = unit.parent {
+            raw(",\"parent\":")
+            string(parent.rawValue)
+        }
+        raw(",\"seed\":{\"kind\":")
+        string(unit.seed.kind)
+        raw(",\"platform\":")
+        string(unit.seed.platform)
+        raw(",\"key\":")
+        string(unit.seed.key)
+        raw(",\"payload\":\"")
+        bytes.append(contentsOf: Data(unit.seed.payload).base64EncodedString().utf8)
+        raw("\"},\"createdAt\":")
+        int(unit.createdAt.millis)
+        raw(",\"state\":")
+        string(unit.state.rawValue)
+        raw(",\"attempts\":")
+        int(Int64(unit.attempts))
+        raw(",\"leaseEpoch\":")
+        int(Int64(unit.leaseEpoch))
+        if let lease = unit.lease {
+            raw(",\"lease\":{\"token\":")
+            string(lease.token.rawValue)
+            raw(",\"worker\":")
+            string(lease.worker.rawValue)
+            raw(",\"grantedAt\":")
+            int(lease.grantedAt.millis)
+            raw(",\"deadline\":")
+            int(lease.deadline.millis)
+            byte(UInt8(ascii: "}"))
+        }
+        if let lastError = unit.lastError {
+            raw(",\"lastError\":")
+            string(lastError)
+        }
+        raw(",\"pendingSeq\":")
+        uint(unit.pendingSeq)
+        if let pendingSince = unit.pendingSince {
+            raw(",\"pendingSince\":")
+            int(pendingSince.millis)
+        }
+        raw(",\"updatedAt\":")
+        int(unit.updatedAt.millis)
+        if let completedBy = unit.completedBy {
+            raw(",\"completedBy\":")
+            string(completedBy.rawValue)
+        }
+        if let manifest = unit.manifest {
+            raw(",\"manifest\":{\"files\":[")
+            for (index, file) in manifest.files.enumerated() {
+                if index > 0 { byte(UInt8(ascii: ",")) }
+                raw("{\"path\":")
+                string(file.path)
+                raw(",\"table\":")
+                string(file.table)
+                raw(",\"rows\":")
+                int(file.rows)
+                raw(",\"bytes\":")
+                int(file.bytes)
+                raw(",\"sha256\":")
+                string(file.sha256)
+                byte(UInt8(ascii: "}"))
+            }
+            raw("]}")
+        }
+        raw(",\"stats\":")
+        write(unit.stats)
+        byte(UInt8(ascii: "}"))
+    }
+
+    mutating func write(_ stats: TaskStats) {
+        raw("{\"requests\":")
+        int(stats.requests)
+        raw(",\"retries\":")
+        int(stats.retries)
+        raw(",\"status429\":")
+        int(stats.status429)
+        raw(",\"status403\":")
+        int(stats.status403)
+        raw(",\"status5xx\":")
+        int(stats.status5xx)
+        raw(",\"bytes\":")
+        int(stats.bytes)
+        if let retryAfter = stats.retryAfterMillis {
+            raw(",\"retryAfterMillis\":")
+            int(retryAfter)
+        }
+        byte(UInt8(ascii: "}"))
+    }
+
+    private mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    private mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// A JSON string: quote, backslash and control characters escaped; everything else as UTF-8.
+    private mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for unit in text.utf8 {
+            switch unit {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(unit)
+            case 0..<0x20:
+                let hex = { (nibble: UInt8) in nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex(unit >> 4), hex(unit & 0xF)])
+            default:
+                bytes.append(unit)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func int(_ value: Int64) {
+        if value < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            uint(value.magnitude)
+        } else {
+            uint(UInt64(value))
+        }
+    }
+
+    private mutating func uint(_ value: UInt64) {
+        var rest = value
+        var count = 0
+        repeat {
+            count += 1
+            rest /= 10
+        } while rest > 0
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        rest = value
+        var index = start + count - 1
+        repeat {
+            bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        } while rest > 0
+    }
+}
