@@ -58,6 +58,12 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     private func cost(rows: Int, bytes: Int) -> Int { bytes + rows * 2 * SortEntry.bytes }
 
+    /// Sizes the entry buffer once for the rows expected (at most what the budget admits), instead of growing it
+    /// (and touching fresh pages) batch by batch.
+    func reserve(forRows rows: Int) {
+        entries.reserveCapacity(min(rows, configuration.memoryBudget / (2 * SortEntry.bytes)))
+    }
+
     /// Reads every row group of one input file.
     func add(path: String) throws {
         let reader = try ParquetReader(path: path)
@@ -189,7 +195,7 @@ final class ColumnarReduce<Row: ParquetRow> {
                 "run": "\(run.writer.path)", "records": "\(entries.count)", "kept": "\(run.rows)",
                 "bytes": "\(run.writer.bytesWritten)",
             ])
-        entries = []
+        entries.removeAll(keepingCapacity: true)
         buffer.removeAll()
         bufferedBytes = 0
     }

@@ -143,31 +143,37 @@ struct ColumnarLayout: Sendable {
         let rows = batch.rowCount
         let days = batch.int32s(day)!
         let fetched = batch.int64s(fetchedAt)!
-        var words: [[UInt64]] = []
-        for (column, _) in keys {
-            var keyWords: [UInt64] = []
-            keyWords.reserveCapacity(rows)
-            switch batch.columns[column].storage {
-            case .int64(let values): for value in values { keyWords.append(SortEntry.word(value)) }
-            case .int32(let values): for value in values { keyWords.append(SortEntry.word(Int64(value))) }
-            case .byteArray(let strings):
-                let offsets = strings.offsets
-                strings.bytes.withUnsafeBytes { raw in
-                    for row in 0..<rows { keyWords.append(SortEntry.prefixWord(raw, offsets[row], offsets[row + 1])) }
-                }
-            default: fatalError("layout admits only integer and string keys")
-            }
-            words.append(keyWords)
-        }
-        while words.count < 3 { words.append(Array(repeating: 0, count: rows)) }
-        entries.reserveCapacity(entries.count + rows)
+        let first = entries.count
+        if entries.capacity < first + rows { entries.reserveCapacity(max(first + rows, entries.capacity * 2)) }
         let high = UInt64(slot) << 32
         for row in 0..<rows {
             let partition = UInt64(UInt32(bitPattern: days[row]) ^ 0x8000_0000) << 32 | UInt64(codes[row])
             entries.append(
                 SortEntry(
-                    w0: partition, w1: words[0][row], w2: words[1][row], w3: words[2][row],
-                    version: ~SortEntry.word(fetched[row]), ref: high | UInt64(row)))
+                    w0: partition, w1: 0, w2: 0, w3: 0, version: ~SortEntry.word(fetched[row]),
+                    ref: high | UInt64(row)))
+        }
+        entries.withUnsafeMutableBufferPointer { all in
+            let added = UnsafeMutableBufferPointer(rebasing: all[first..<first + rows])
+            for (index, (column, _)) in keys.enumerated() {
+                func set(_ row: Int, _ word: UInt64) {
+                    switch index {
+                    case 0: added[row].w1 = word
+                    case 1: added[row].w2 = word
+                    default: added[row].w3 = word
+                    }
+                }
+                switch batch.columns[column].storage {
+                case .int64(let values): for row in 0..<rows { set(row, SortEntry.word(values[row])) }
+                case .int32(let values): for row in 0..<rows { set(row, SortEntry.word(Int64(values[row]))) }
+                case .byteArray(let strings):
+                    let offsets = strings.offsets
+                    strings.bytes.withUnsafeBytes { raw in
+                        for row in 0..<rows { set(row, SortEntry.prefixWord(raw, offsets[row], offsets[row + 1])) }
+                    }
+                default: fatalError("layout admits only integer and string keys")
+                }
+            }
         }
     }
 
@@ -339,38 +345,52 @@ final class Gatherer {
         picks = []
     }
 
-    /// Columns `columns` (of `layout.columns`) of the picked rows `range`.
+    /// A pick and its output position; gathering in `ref` order reads every source batch front to back.
+    struct Pick {
+        var ref: UInt64
+        var index: Int
+        var slot: Int { Int(ref >> 32) }
+        var row: Int { Int(ref & 0xFFFF_FFFF) }
+    }
+
+    /// Columns `columns` (of `layout.columns`) of the picked rows `range`, in pick order. Values are read in source
+    /// order and written to their output position: the picks of a key-ordered output are scattered over the sources,
+    /// and reading them in output order would miss the cache and the TLB on nearly every value.
     func gather(_ columns: [Int], layout: ColumnarLayout, range: Range<Int>? = nil) -> ColumnBatch {
         let slots = self.slots
-        let picks = range.map { Array(self.picks[$0]) } ?? self.picks
+        let chosen = range.map { Array(picks[$0]) } ?? picks
+        var sorted = chosen.enumerated().map { Pick(ref: $0.element, index: $0.offset) }
+        sorted.sort { $0.ref < $1.ref }
+        let order = sorted
         let types = columns.map { layout.columns[$0].type }
-        guard picks.count >= 4096, columns.count > 1 else {
-            return ColumnBatch(zip(columns, types).map { Self.gather($0, $1, slots: slots, picks: picks) })
+        guard order.count >= 4096, columns.count > 1 else {
+            return ColumnBatch(zip(columns, types).map { Self.gather($0, $1, slots: slots, order: order) })
         }
         let results = Mutex<[ColumnValues?]>(Array(repeating: nil, count: columns.count))
         DispatchQueue.concurrentPerform(iterations: columns.count) { index in
-            let values = Self.gather(columns[index], types[index], slots: slots, picks: picks)
+            let values = Self.gather(columns[index], types[index], slots: slots, order: order)
             results.withLock { $0[index] = values }
         }
         return ColumnBatch(results.withLock { $0.map { $0! } })
     }
 
-    private static func gather(_ column: Int, _ type: ParquetType, slots: [ColumnBatch?], picks: [UInt64])
+    private static func gather(_ column: Int, _ type: ParquetType, slots: [ColumnBatch?], order: [Pick])
         -> ColumnValues
     {
-        let validities = slots.map { $0?.columns[column].validity }
-        var validity: [Bool]?
-        if validities.contains(where: { $0 != nil }) {
-            var mask: [Bool] = []
-            mask.reserveCapacity(picks.count)
-            for ref in picks { mask.append(validities[Int(ref >> 32)]?[Int(ref & 0xFFFF_FFFF)] ?? true) }
-            if mask.contains(false) { validity = mask }
-        }
+        let count = order.count
         func collect<T>(_ arrays: [[T]]) -> [T] {
-            var out: [T] = []
-            out.reserveCapacity(picks.count)
-            for ref in picks { out.append(arrays[Int(ref >> 32)][Int(ref & 0xFFFF_FFFF)]) }
-            return out
+            [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let base = buffer.baseAddress!
+                for pick in order { (base + pick.index).initialize(to: arrays[pick.slot][pick.row]) }
+                initialized = count
+            }
+        }
+        var validity: [Bool]?
+        let validities = slots.map { $0?.columns[column].validity }
+        if validities.contains(where: { $0 != nil }) {
+            let masks = slots.indices.map { validities[$0] ?? Array(repeating: true, count: slots[$0]?.rowCount ?? 0) }
+            let mask = collect(masks)
+            if mask.contains(false) { validity = mask }
         }
         switch type {
         case .boolean:
@@ -389,25 +409,34 @@ final class Gatherer {
             return ColumnValues(.double(collect(arrays)), validity: validity)
         case .string:
             let arrays = slots.map { $0?.byteArrays(column) ?? ByteArrayColumn() }
-            let offsets = arrays.map(\.offsets)
+            let sourceOffsets = arrays.map(\.offsets)
+            let sourceBytes = arrays.map(\.bytes)
+            var lengths = [Int](repeating: 0, count: count)
+            for pick in order {
+                lengths[pick.index] = sourceOffsets[pick.slot][pick.row + 1] - sourceOffsets[pick.slot][pick.row]
+            }
+            var offsets: [Int] = []
+            offsets.reserveCapacity(count + 1)
+            offsets.append(0)
             var total = 0
-            for ref in picks {
-                let slot = Int(ref >> 32)
-                let row = Int(ref & 0xFFFF_FFFF)
-                total += offsets[slot][row + 1] - offsets[slot][row]
+            for length in lengths {
+                total += length
+                offsets.append(total)
             }
-            var out = ByteArrayColumn(reservingValues: picks.count, bytes: total)
-            let bytes = arrays.map(\.bytes)
-            for ref in picks {
-                let slot = Int(ref >> 32)
-                let row = Int(ref & 0xFFFF_FFFF)
-                let start = offsets[slot][row]
-                let end = offsets[slot][row + 1]
-                bytes[slot].withUnsafeBytes { raw in
-                    out.append(bytes: UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+            let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+                for pick in order {
+                    let length = lengths[pick.index]
+                    guard length > 0 else { continue }
+                    let start = sourceOffsets[pick.slot][pick.row]
+                    sourceBytes[pick.slot].withUnsafeBytes { raw in
+                        (UnsafeMutableRawPointer(buffer.baseAddress!) + offsets[pick.index]).copyMemory(
+                            from: raw.baseAddress! + start, byteCount: length)
+                    }
                 }
+                initialized = total
             }
-            return ColumnValues(.byteArray(out), validity: validity)
+            let strings = ByteArrayColumn(validatingBytes: bytes, offsets: offsets)!
+            return ColumnValues(.byteArray(strings), validity: validity)
         case .list:
             fatalError("layout excludes list columns")
         }

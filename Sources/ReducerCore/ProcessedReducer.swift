@@ -92,6 +92,8 @@ public struct ProcessedReducer: Sendable {
                 sink.layout = layout
                 let reduce = try ColumnarReduce<Row>(
                     layout: layout, configuration: sortConfiguration, logger: logger)
+                // Footers only; an unreadable file fails properly in `add`.
+                reduce.reserve(forRows: inputs.reduce(0) { $0 + ((try? ParquetReader(path: $1).rowCount) ?? 0) })
                 for path in inputs { try reduce.add(path: path) }
                 try reduce.finish(to: sink)
                 statistics = reduce.statistics
