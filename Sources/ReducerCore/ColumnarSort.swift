@@ -388,8 +388,11 @@ final class Gatherer {
         var validity: [Bool]?
         let validities = slots.map { $0?.columns[column].validity }
         if validities.contains(where: { $0 != nil }) {
-            let masks = slots.indices.map { validities[$0] ?? Array(repeating: true, count: slots[$0]?.rowCount ?? 0) }
-            let mask = collect(masks)
+            let mask = [Bool](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let base = buffer.baseAddress!
+                for pick in order { (base + pick.index).initialize(to: validities[pick.slot]?[pick.row] ?? true) }
+                initialized = count
+            }
             if mask.contains(false) { validity = mask }
         }
         switch type {

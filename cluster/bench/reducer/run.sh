@@ -26,7 +26,7 @@ if [ "$(cat "$work/in/.params" 2>/dev/null)" != "$unique $copies $files $days" ]
     echo "$unique $copies $files $days" > "$work/in/.params"
 fi
 echo "{\"inputParquetBytes\":$(du -sb "$work/in" | cut -f1),\"inputRows\":$((unique * copies)),\"uptime\":\"$(uptime)\"}"
-timed() { /usr/bin/time -f '"wallSeconds":%e,"cpuSeconds":%U+%S,"maxRSSKiB":%M}' "$@"; }
+timed() { /usr/bin/time -f '"wallSeconds":%e,"userSeconds":%U,"sysSeconds":%S,"maxRSSKiB":%M}' "$@"; }
 for run in $(seq "$runs"); do
     rm -rf "$work/ours" "$work/spill"/*
     echo -n "{\"engine\":\"swift\",\"budget\":$budget,"
