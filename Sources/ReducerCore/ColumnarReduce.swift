@@ -37,7 +37,7 @@ protocol WinnerSink: AnyObject {
 ///
 /// Input row groups stay in their decoded columnar form; each row adds one fixed-width `SortEntry`. When the batches
 /// plus entries would exceed the budget, the entries are sorted, each key's winner is kept and the winners are written
-/// as a run: chunks of rows, each a small uncompressed-header Parquet image inside a CRC-checked spill record. The
+/// as a run: chunks of rows, each an in-memory Parquet image (snappy, PLAIN) inside a CRC-checked spill record. The
 /// runs are then merged with a heap (several passes when there are more than fit the budget). Winners go to a
 /// `WinnerSink` as references; sinks gather whole columns at once.
 ///
