@@ -54,6 +54,9 @@ public struct RunReducer: Sendable {
     public let memoryBudget: Int
     private let logger: Logger
 
+    /// Tests only: called after each table is staged; a throw stands for a failure of that table's reduce.
+    var failureInjection: (@Sendable (ProcessedTable) throws -> Void)?
+
     public init(dataRoot: DataRoot, memoryBudget: Int = 1 << 30, logger: Logger) {
         self.dataRoot = dataRoot
         self.memoryBudget = memoryBudget
@@ -94,16 +97,27 @@ public struct RunReducer: Sendable {
         let reducer = ProcessedReducer(
             outputRoot: processedRoot,
             sortConfiguration: ExternalSortConfiguration(memoryBudget: memoryBudget), logger: logger)
-        var tables = [
-            try reducer.reduce(TitleRow.self, inputs: mapped.files(.titles), runID: fileRunID),
-            try reducer.reduce(GenreRow.self, inputs: mapped.files(.genres), runID: fileRunID),
-            try reducer.reduce(EpisodeRow.self, inputs: mapped.files(.episodes), runID: fileRunID),
-        ]
-        // Optional: only a crawl that collects comment text writes them.
-        if !mapped.files(.comments).isEmpty {
-            tables.append(try reducer.reduce(CommentRow.self, inputs: mapped.files(.comments), runID: fileRunID))
+        // Every table is staged before any is swapped in, and the swap of all of them is one journaled commit:
+        // a failure on a later table leaves the earlier ones untouched.
+        var staged: [StagedReduce] = []
+        do {
+            staged.append(try reducer.stage(TitleRow.self, inputs: mapped.files(.titles), runID: fileRunID))
+            try failureInjection?(.titles)
+            staged.append(try reducer.stage(GenreRow.self, inputs: mapped.files(.genres), runID: fileRunID))
+            try failureInjection?(.genres)
+            staged.append(try reducer.stage(EpisodeRow.self, inputs: mapped.files(.episodes), runID: fileRunID))
+            try failureInjection?(.episodes)
+            // Optional: only a crawl that collects comment text writes them.
+            if !mapped.files(.comments).isEmpty {
+                staged.append(try reducer.stage(CommentRow.self, inputs: mapped.files(.comments), runID: fileRunID))
+            }
+        } catch {
+            reducer.discard(staged)
+            throw error
         }
-        return RunReduceSummary(inputFiles: outputs.count, tables: tables, slices: groups.keys.sorted())
+        try reducer.commit(staged)
+        return RunReduceSummary(
+            inputFiles: outputs.count, tables: staged.map(\.summary), slices: groups.keys.sorted())
     }
 
     /// The (day, platform) slices the accepted outputs cover, from their paths alone (no file is read).

@@ -27,6 +27,15 @@ public struct ByteArrayColumn: Sendable, Hashable {
         self.offsets = offsets
     }
 
+    /// Adopts values built elsewhere (e.g. gathered out of order); nil unless `offsets` starts at 0, never decreases
+    /// and ends at `bytes.count`.
+    public init?(validatingBytes bytes: [UInt8], offsets: [Int]) {
+        guard offsets.first == 0, offsets.last == bytes.count,
+            zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 })
+        else { return nil }
+        self.init(bytes: bytes, offsets: offsets)
+    }
+
     public var count: Int { offsets.count - 1 }
 
     public mutating func append(_ s: String) {

@@ -10,6 +10,18 @@ public protocol ParquetRow: ProcessedRow {
     var parquetValues: [ParquetValue] { get }
     /// Builds a row from cells looked up by column name.
     init(parquet cells: ParquetCells) throws(ReducerError)
+    /// The natural key columns after `(snapshot_date, platform)`, in `appendNaturalKey` order: at most 3, each an
+    /// integer, date or string column. nil (the default) keeps the type on the row-by-row reduce path.
+    static var naturalKeyColumns: [String]? { get }
+    /// The first row in `rows` of `batch` (columns in `parquetColumns` order) that `validate()` might reject, or nil.
+    /// The columnar reduce builds and validates only those rows, so a flagged row fails with `validate()`'s own error.
+    /// The default flags every row (correct, but as slow as the row path).
+    static func firstSuspectRow(in batch: ColumnBatch, rows: Range<Int>) -> Int?
+}
+
+extension ParquetRow {
+    public static var naturalKeyColumns: [String]? { nil }
+    public static func firstSuspectRow(in batch: ColumnBatch, rows: Range<Int>) -> Int? { rows.first }
 }
 
 /// The cells of one Parquet row by column name, with typed accessors that name the column and file on error.
@@ -204,5 +216,76 @@ extension CommentRow: ParquetRow {
             commentID: try c.string("comment_id"), author: try c.optionalString("author"), body: try c.string("body"),
             likes: try c.optionalInt64("likes"), createdAt: try c.optionalTimestamp("created_at"),
             snapshotDate: try c.day("snapshot_date"), fetchedAt: try c.timestamp("fetched_at"))
+    }
+}
+
+// Columnar reduce facts per row type: the natural key columns and a cheap scan for rows `validate()` may reject.
+
+/// Position of `name` in `Row.parquetColumns` (names are fixed by the type, so a miss is a programming error).
+func columnPosition<Row: ParquetRow>(_ name: String, of _: Row.Type) -> Int {
+    Row.parquetColumns.firstIndex { $0.name == name }!
+}
+
+extension ColumnBatch {
+    /// The int64 storage of column `c`, or nil for another storage kind.
+    func int64s(_ c: Int) -> [Int64]? {
+        if case .int64(let values) = columns[c].storage { values } else { nil }
+    }
+    func int32s(_ c: Int) -> [Int32]? {
+        if case .int32(let values) = columns[c].storage { values } else { nil }
+    }
+    func byteArrays(_ c: Int) -> ByteArrayColumn? {
+        if case .byteArray(let values) = columns[c].storage { values } else { nil }
+    }
+}
+
+extension TitleRow {
+    public static var naturalKeyColumns: [String]? { ["id", "release_day"] }
+    public static func firstSuspectRow(in batch: ColumnBatch, rows: Range<Int>) -> Int? {
+        guard let days = batch.int32s(columnPosition("release_day", of: Self.self)),
+            let views = batch.int64s(columnPosition("views", of: Self.self))
+        else { return rows.first }
+        // Null slots hold 0, which passes both checks.
+        return rows.first { !(0...7).contains(days[$0]) || views[$0] < 0 }
+    }
+}
+
+extension GenreRow {
+    public static var naturalKeyColumns: [String]? { ["title_id", "genre_name"] }
+    public static func firstSuspectRow(in batch: ColumnBatch, rows: Range<Int>) -> Int? {
+        guard let names = batch.byteArrays(columnPosition("genre_name", of: Self.self)) else { return rows.first }
+        let offsets = names.offsets
+        let bytes = names.bytes
+        return rows.first { offsets[$0] == offsets[$0 + 1] || bytes[offsets[$0]] == UInt8(ascii: "#") }
+    }
+}
+
+extension EpisodeRow {
+    public static var naturalKeyColumns: [String]? { ["title_id", "episode_id"] }
+    public static func firstSuspectRow(in batch: ColumnBatch, rows: Range<Int>) -> Int? {
+        let likesColumn = columnPosition("likes", of: Self.self)
+        let commentsColumn = columnPosition("comments", of: Self.self)
+        let reasonColumn = columnPosition("missing_reason", of: Self.self)
+        guard let likes = batch.int64s(likesColumn), let comments = batch.int64s(commentsColumn),
+            let reasons = batch.byteArrays(reasonColumn)
+        else { return rows.first }
+        let likesValid = batch.columns[likesColumn].validity
+        let commentsValid = batch.columns[commentsColumn].validity
+        let reasonValid = batch.columns[reasonColumn].validity
+        let offsets = reasons.offsets
+        return rows.first { i in
+            if likes[i] < 0 || comments[i] < 0 { return true }
+            let missing = likesValid?[i] == false || commentsValid?[i] == false
+            return missing && (reasonValid?[i] == false || offsets[i] == offsets[i + 1])
+        }
+    }
+}
+
+extension CommentRow {
+    public static var naturalKeyColumns: [String]? { ["title_id", "episode_id", "comment_id"] }
+    public static func firstSuspectRow(in batch: ColumnBatch, rows: Range<Int>) -> Int? {
+        guard let ids = batch.byteArrays(columnPosition("comment_id", of: Self.self)) else { return rows.first }
+        let offsets = ids.offsets
+        return rows.first { offsets[$0] == offsets[$0 + 1] }
     }
 }

@@ -46,6 +46,8 @@ public struct ProcessedReducer: Sendable {
     public var sortConfiguration: ExternalSortConfiguration
     public var writerOptions: ParquetWriterOptions
     private let logger: Logger
+    /// Tests only: called after each partition swap of a commit; a throw stands for a crash at that point.
+    var afterSwap: (@Sendable (Int) throws -> Void)?
 
     /// Row groups of at most 256 Ki rows / 32 MiB, so the writer's buffered group stays small beside the sort budget.
     public static var defaultWriterOptions: ParquetWriterOptions {
@@ -68,94 +70,169 @@ public struct ProcessedReducer: Sendable {
     }
 
     /// Reduces `inputs` (paths of accepted files holding every `Row.parquetColumns` column) into `processed/`.
-    /// `runID` (`[A-Za-z0-9_-]{1,128}`) names the output files.
+    /// `runID` (`[A-Za-z0-9_-]{1,128}`) names the output files. The same as `stage` then `commit` of one table.
     public func reduce<Row: ParquetRow>(_ type: Row.Type, inputs: [String], runID: String) throws -> ReduceSummary {
+        let staged = try stage(type, inputs: inputs, runID: runID)
+        try commit([staged])
+        return staged.summary
+    }
+
+    /// Sorts, deduplicates and writes every partition of `inputs` into hidden staging folders beside the partitions
+    /// it replaces, changing nothing readers see; `commit` swaps them in, `discard` removes them. Row types that
+    /// declare `naturalKeyColumns` take the columnar path (no per-row values), others the row path.
+    public func stage<Row: ParquetRow>(_ type: Row.Type, inputs: [String], runID: String) throws -> StagedReduce {
         let fileName = try ParquetDataset.fileName(unitId: runID, attempt: 0)
         try recover(Row.table)
-        let sorter = try ProcessedRowSorter<Row>(configuration: sortConfiguration, logger: logger)
-        var inputRows = 0
-        for path in inputs {
-            try Self.readRows(Row.self, from: path) { row throws(ReducerError) in
-                try sorter.add(row)
-                inputRows += 1
-            }
-        }
-        let dataset = ParquetDataset(root: outputRoot + "/" + Row.table.rawValue)
-        let columns = Row.parquetColumns.filter { $0.name != "platform" }
-        let platformIndex = Row.parquetColumns.firstIndex { $0.name == "platform" }!
-        let schema = try ParquetSchema(columns)
-        var partitions: [ReducedPartition] = []
-        var open: (partition: ReducedPartition, staging: String, writer: ParquetWriter)?
-
-        var batch = ParquetBatchBuilder(columns: columns)
-
-        func commit() throws {
-            guard let current = open else { return }
-            open = nil
-            if batch.count > 0 { try current.writer.write(batch.take()) }
-            let summary = try current.writer.close()
-            try replaceDirectory(current.partition.directory, with: current.staging, runID: runID)
-            var done = current.partition
-            done.rows = summary.rows
-            partitions.append(done)
-        }
-
+        let sink = try PartitionSink(
+            table: Row.table, columns: Row.parquetColumns, root: outputRoot, fileName: fileName, runID: runID,
+            writerOptions: writerOptions)
         do {
-            let statistics = try sorter.finish { row in
-                if let current = open,
-                    current.partition.snapshotDate != row.snapshotDate
-                        || current.partition.platform != row.platform
-                {
-                    try commit()
-                }
-                if open == nil {
-                    let (year, month, day) = row.snapshotDate.components
-                    let partition = try HivePartition.daily(year: year, month: month, day: day, platform: row.platform)
-                    let directory = dataset.directory(of: partition)
-                    let parent = String(directory[..<directory.lastIndex(of: "/")!])
-                    let staging = parent + "/.staging-\(runID)-platform=\(row.platform)"
-                    try makeDirectories(parent)
-                    try removeTree(staging)
-                    try makeDirectories(staging)
-                    let writer = try ParquetWriter(
-                        path: staging + "/" + fileName, schema: schema, options: writerOptions)
-                    open = (
-                        ReducedPartition(
-                            snapshotDate: row.snapshotDate, platform: row.platform, directory: directory,
-                            file: directory + "/" + fileName, rows: 0),
-                        staging, writer
-                    )
-                }
-                var cells = row.parquetValues
-                cells.remove(at: platformIndex)
-                batch.append(cells)
-                if batch.count >= Self.batchRows { try open!.writer.write(batch.take()) }
+            let statistics: ExternalSortStatistics
+            if let layout = ColumnarLayout(Row.self) {
+                sink.layout = layout
+                let reduce = try ColumnarReduce<Row>(
+                    layout: layout, configuration: sortConfiguration, logger: logger)
+                // Footers only; an unreadable file fails properly in `add`.
+                reduce.reserve(forRows: inputs.reduce(0) { $0 + ((try? ParquetReader(path: $1).rowCount) ?? 0) })
+                for path in inputs { try reduce.add(path: path) }
+                try reduce.finish(to: sink)
+                statistics = reduce.statistics
+            } else {
+                statistics = try reduceRows(type, inputs: inputs, into: sink)
             }
-            try commit()
+            var stats = statistics
+            stats.outputRecords = sink.partitions.reduce(0) { $0 + $1.partition.rows }
             let summary = ReduceSummary(
-                table: Row.table, inputFiles: inputs.count, inputRows: inputRows,
-                outputRows: statistics.outputRecords, partitions: partitions, sort: statistics)
+                table: Row.table, inputFiles: inputs.count, inputRows: stats.inputRecords,
+                outputRows: stats.outputRecords, partitions: sink.partitions.map(\.partition), sort: stats)
             logger.info(
                 "reduced processed table",
                 metadata: [
-                    "table": "\(Row.table)", "run": "\(runID)", "inputs": "\(inputs.count)", "rows_in": "\(inputRows)",
-                    "rows_out": "\(summary.outputRows)", "partitions": "\(partitions.count)",
-                    "spilled_runs": "\(statistics.spilledRuns)",
+                    "table": "\(Row.table)", "run": "\(runID)", "inputs": "\(inputs.count)",
+                    "rows_in": "\(summary.inputRows)", "rows_out": "\(summary.outputRows)",
+                    "partitions": "\(summary.partitions.count)", "spilled_runs": "\(stats.spilledRuns)",
+                    "columnar": "\(ColumnarLayout(Row.self) != nil)",
                 ])
-            return summary
+            return StagedReduce(summary: summary, stagings: sink.partitions.map(\.staging), runID: runID)
         } catch {
-            if let current = open {
-                current.writer.abort()
-                try? removeTree(current.staging)
-            }
+            sink.abort()
             throw error
         }
     }
 
+    /// The row path: each row decoded to `Row`, encoded for `ExternalSorter`, decoded again after the merge.
+    private func reduceRows<Row: ParquetRow>(_: Row.Type, inputs: [String], into sink: PartitionSink) throws
+        -> ExternalSortStatistics
+    {
+        let sorter = try ProcessedRowSorter<Row>(configuration: sortConfiguration, logger: logger)
+        for path in inputs {
+            try Self.readRows(Row.self, from: path) { row throws(ReducerError) in try sorter.add(row) }
+        }
+        let platformIndex = Row.parquetColumns.firstIndex { $0.name == "platform" }!
+        var batch = ParquetBatchBuilder(columns: sink.schema.columns)
+        var current: (day: CalendarDay, platform: String)?
+        let statistics = try sorter.finish { row in
+            if let open = current, open.day != row.snapshotDate || open.platform != row.platform {
+                if batch.count > 0 { try sink.write(batch.take()) }
+                current = nil
+            }
+            if current == nil {
+                try sink.open(day: row.snapshotDate, platform: row.platform)
+                current = (row.snapshotDate, row.platform)
+            }
+            var cells = row.parquetValues
+            cells.remove(at: platformIndex)
+            batch.append(cells)
+            if batch.count >= Self.batchRows { try sink.write(batch.take()) }
+        }
+        if batch.count > 0 { try sink.write(batch.take()) }
+        try sink.closeCurrent()
+        return statistics
+    }
+
+    /// Swaps every staged partition of `staged` (one or more tables of one run) into place, all or nothing: a
+    /// journal listing the swaps is made durable first, so a crash part-way is finished by the next `recover`
+    /// (roll forward) rather than leaving some tables new and others old. A failure before the journal exists
+    /// removes the staging folders and leaves `processed/` as it was.
+    public func commit(_ staged: [StagedReduce]) throws {
+        let pairs = staged.flatMap { zip($0.summary.partitions.map(\.directory), $0.stagings) }
+        guard let runID = staged.first?.runID, !pairs.isEmpty else { return }
+        let journal = outputRoot + "/.commit-" + runID
+        do {
+            var text = ""
+            for (target, staging) in pairs { text += relative(target) + "\t" + relative(staging) + "\n" }
+            try writeDurably(journal, text)
+        } catch {
+            discard(staged)
+            throw error
+        }
+        for (index, (target, staging)) in pairs.enumerated() {
+            try rollForward(target, staging: staging, runID: runID)
+            try afterSwap?(index)
+        }
+        if unlink(journal) != 0 { throw fileError("remove commit journal", journal) }
+        syncFolder(outputRoot)
+    }
+
+    /// Removes the staging folders of reduces that will not be committed (and the empty folders made for them).
+    public func discard(_ staged: [StagedReduce]) {
+        for reduce in staged {
+            for staging in reduce.stagings {
+                try? removeTree(staging)
+                removeEmptyParents(of: staging, below: outputRoot)
+            }
+        }
+    }
+
+    private func relative(_ path: String) -> String { String(path.dropFirst(outputRoot.count + 1)) }
+
+    /// Puts `staging` in place of `target` if it is still there (rename the old folder aside, rename the new one
+    /// in), then removes the old one; repeatable after a crash at any step.
+    private func rollForward(_ target: String, staging: String, runID: String) throws(ReducerError) {
+        let parent = String(target[..<target.lastIndex(of: "/")!])
+        let name = String(target[target.index(after: target.lastIndex(of: "/")!)...])
+        let old = parent + "/.old-\(runID)-\(name)"
+        if access(staging, F_OK) == 0 {
+            try removeTree(old)
+            if rename(target, old) != 0 && errno != ENOENT { throw fileError("move old partition aside", target) }
+            if rename(staging, target) != 0 { throw fileError("move new partition into place", staging) }
+        }
+        try removeTree(old)
+        syncFolder(parent)
+    }
+
+    /// Finishes the swaps of every commit journal under the output root (a commit interrupted after its journal
+    /// was written), and removes journals that were never completed.
+    private func recoverJournals() throws {
+        for name in try listFolder(outputRoot) where name.hasPrefix(".commit-") {
+            let path = outputRoot + "/" + name
+            if name.hasSuffix(".tmp") {
+                try removeTree(path)
+                continue
+            }
+            let runID = String(name.dropFirst(".commit-".count))
+            let text = try readSmallFile(path)
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts.contains(where: { $0.isEmpty || $0.contains("..") }) else {
+                    throw ReducerError(
+                        code: .io, operation: "recover commit journal", subject: path,
+                        detail: "malformed line '\(line)'")
+                }
+                try rollForward(
+                    outputRoot + "/" + parts[0], staging: outputRoot + "/" + parts[1], runID: runID)
+            }
+            if unlink(path) != 0 { throw fileError("remove commit journal", path) }
+            logger.warning("finished a commit interrupted by a crash", metadata: ["journal": "\(path)"])
+        }
+        syncFolder(outputRoot)
+    }
+
     /// Repairs what an interrupted reduce can leave under `processed/TABLE/`: a partition renamed aside
     /// (`.old-RUN-platform=P`) whose replacement never arrived is put back; other `.old-…` and `.staging-…` folders
-    /// are removed. Runs at the start of every `reduce`.
+    /// are removed. Runs at the start of every `stage`, after any interrupted commit has been finished.
     public func recover(_ table: ProcessedTable) throws {
+        try recoverJournals()
         try recoverFolder(outputRoot + "/" + table.rawValue)
     }
 
@@ -354,19 +431,176 @@ func removeTree(_ path: String) throws(ReducerError) {
     if rmdir(path) != 0 && errno != ENOENT { throw fileError("remove folder", path) }
 }
 
-/// Puts `staging` in place of `target`: rename the old folder aside, rename the new one in, remove the old one,
-/// and fsync the parent so the swap survives a crash.
-func replaceDirectory(_ target: String, with staging: String, runID: String) throws(ReducerError) {
-    let parent = String(target[..<target.lastIndex(of: "/")!])
-    let name = String(target[target.index(after: target.lastIndex(of: "/")!)...])
-    let old = parent + "/.old-\(runID)-\(name)"
-    try removeTree(old)
-    if rename(target, old) != 0 && errno != ENOENT { throw fileError("move old partition aside", target) }
-    if rename(staging, target) != 0 { throw fileError("move new partition into place", staging) }
-    try removeTree(old)
-    let descriptor = open(parent, O_RDONLY | O_DIRECTORY)
+/// Removes now-empty folders from `path`'s parent up to (not including) `root`.
+func removeEmptyParents(of path: String, below root: String) {
+    var folder = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+    while folder.count > root.count + 1, folder.hasPrefix(root + "/"), rmdir(folder) == 0 {
+        folder = String(folder[..<(folder.lastIndex(of: "/") ?? folder.startIndex)])
+    }
+}
+
+/// fsync of a folder, so renames inside it survive a crash (best effort: some file systems refuse it).
+func syncFolder(_ path: String) {
+    let descriptor = open(path, O_RDONLY | O_DIRECTORY)
     if descriptor >= 0 {
         fsync(descriptor)
         close(descriptor)
+    }
+}
+
+/// Writes `text` to `path` so that it is either absent or complete and durable: a temporary file, fsync, rename.
+func writeDurably(_ path: String, _ text: String) throws(ReducerError) {
+    let temporary = path + ".tmp"
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw fileError("create", temporary) }
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            let error = fileError("write", temporary)
+            close(descriptor)
+            unlink(temporary)
+            throw error
+        }
+        offset += written
+    }
+    guard fsync(descriptor) == 0, close(descriptor) == 0 else {
+        let error = fileError("sync", temporary)
+        unlink(temporary)
+        throw error
+    }
+    guard rename(temporary, path) == 0 else {
+        let error = fileError("rename", temporary)
+        unlink(temporary)
+        throw error
+    }
+    syncFolder(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]))
+}
+
+/// The whole of a small text file (a commit journal).
+func readSmallFile(_ path: String) throws(ReducerError) -> String {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw fileError("open", path) }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+        let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+        if got < 0 {
+            if errno == EINTR { continue }
+            throw fileError("read", path)
+        }
+        if got == 0 { break }
+        bytes += chunk[0..<got]
+        guard bytes.count <= 64 << 20 else {
+            throw ReducerError(code: .io, operation: "read", subject: path, detail: "larger than 64 MiB")
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The partitions of one table of a run, written under staging names and not yet visible.
+public struct StagedReduce: Sendable {
+    public let summary: ReduceSummary
+    /// The staging folder of each of `summary.partitions`, in the same order.
+    let stagings: [String]
+    let runID: String
+}
+
+/// Opens one staging writer per (day, platform) partition in turn and collects what was written; as a
+/// `WinnerSink` it gathers the winners' columns straight into output batches.
+final class PartitionSink: WinnerSink {
+    struct Staged {
+        var partition: ReducedPartition
+        let staging: String
+    }
+
+    let schema: ParquetSchema
+    private let root: String
+    private let dataset: ParquetDataset
+    private let fileName: String
+    private let runID: String
+    private let writerOptions: ParquetWriterOptions
+    private(set) var partitions: [Staged] = []
+    private var writer: ParquetWriter?
+    private var currentWord: UInt64?
+    /// Set on the columnar path: which columns a winner's row has.
+    var layout: ColumnarLayout?
+
+    init(
+        table: ProcessedTable, columns: [ParquetColumn], root: String, fileName: String, runID: String,
+        writerOptions: ParquetWriterOptions
+    ) throws {
+        schema = try ParquetSchema(columns.filter { $0.name != "platform" })
+        self.root = root
+        dataset = ParquetDataset(root: root + "/" + table.rawValue)
+        self.fileName = fileName
+        self.runID = runID
+        self.writerOptions = writerOptions
+    }
+
+    /// Starts the partition of (day, platform) in a fresh staging folder beside it.
+    func open(day: CalendarDay, platform: String) throws {
+        let (year, month, dayOfMonth) = day.components
+        let partition = try HivePartition.daily(year: year, month: month, day: dayOfMonth, platform: platform)
+        let directory = dataset.directory(of: partition)
+        let parent = String(directory[..<directory.lastIndex(of: "/")!])
+        let staging = parent + "/.staging-\(runID)-platform=\(platform)"
+        try makeDirectories(parent)
+        try removeTree(staging)
+        try makeDirectories(staging)
+        writer = try ParquetWriter(path: staging + "/" + fileName, schema: schema, options: writerOptions)
+        partitions.append(
+            Staged(
+                partition: ReducedPartition(
+                    snapshotDate: day, platform: platform, directory: directory, file: directory + "/" + fileName,
+                    rows: 0),
+                staging: staging))
+    }
+
+    func write(_ batch: ColumnBatch) throws { try writer!.write(batch) }
+
+    /// Closes the open partition's file (committing it inside its staging folder).
+    func closeCurrent() throws {
+        guard let open = writer else { return }
+        writer = nil
+        partitions[partitions.count - 1].partition.rows = try open.close().rows
+    }
+
+    /// Drops everything staged so far.
+    func abort() {
+        writer?.abort()
+        writer = nil
+        for staged in partitions {
+            try? removeTree(staged.staging)
+            removeEmptyParents(of: staged.staging, below: root)
+        }
+    }
+
+    func accept(_ entry: SortEntry, from gatherer: Gatherer) throws {
+        if entry.w0 != currentWord {
+            try flush(gatherer)
+            try closeCurrent()
+            let day = CalendarDay(daysSinceEpoch: Int32(bitPattern: UInt32(truncatingIfNeeded: entry.w0 >> 32) ^ 0x8000_0000))
+            let platform = String(decoding: ColumnarLayout.platforms[Int(entry.w0 & 0xFF)], as: UTF8.self)
+            try open(day: day, platform: platform)
+            currentWord = entry.w0
+        }
+        gatherer.pick(entry.ref)
+        if gatherer.picks.count >= ProcessedReducer.batchRows || gatherer.retiredCount >= 16 { try flush(gatherer) }
+    }
+
+    func finish(from gatherer: Gatherer) throws {
+        try flush(gatherer)
+        try closeCurrent()
+    }
+
+    private func flush(_ gatherer: Gatherer) throws {
+        guard !gatherer.picks.isEmpty else { return }
+        guard let layout else { return }
+        try write(gatherer.gather(layout.outputColumns, layout: layout))
+        gatherer.clearPicks()
     }
 }

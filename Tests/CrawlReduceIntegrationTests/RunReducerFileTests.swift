@@ -1,6 +1,6 @@
 import ClusterCore
 import CrawlCluster
-import CrawlReduce
+@testable import CrawlReduce
 import Crypto
 import Foundation
 import ParquetKit
@@ -90,5 +90,47 @@ import WebtoonCore
             return error.code == .corruptInput && error.subject == root + "/" + f.path
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: partition.file)) == before)
+    }
+
+    /// A reduce that fails on its last table (episodes) after titles and genres were staged changes none of them.
+    @Test func aFailureOnALaterTableLeavesEveryTableAsItWas() throws {
+        let root = NSTemporaryDirectory() + "runreducer-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func run(name: String, likes: Int64) throws -> [UnitFile] {
+            var batch = RecordBatch()
+            batch.titles = [
+                TitleRecord(
+                    platform: .naver, titleId: 7, name: name, author: "a", thumbnailUrl: "https://img/t",
+                    weekdays: [2], completed: false, adult: false, crawlDate: Self.date, fetchedAt: 1_000)
+            ]
+            batch.episodes = [episode(1), episode(2)]
+            batch.episodeStats = [stats(1, likes: likes), stats(2, likes: likes)]
+            return try write(batch, unit: "u-\(name)", root: root)
+        }
+        let processed = root + "/processed"
+        func snapshot() throws -> [String: Data] {
+            var files: [String: Data] = [:]
+            for path in try FileManager.default.subpathsOfDirectory(atPath: processed) where path.hasSuffix(".parquet") {
+                files[path] = try Data(contentsOf: URL(fileURLWithPath: processed + "/" + path))
+            }
+            return files
+        }
+        var reducer = RunReducer(dataRoot: try DataRoot(url: "file://" + root), memoryBudget: 4 << 20, logger: testLogger)
+        _ = try reducer.reduce(files: try run(name: "first", likes: 10), runID: "run-1")
+        let before = try snapshot()
+        #expect(before.keys.contains { $0.hasPrefix("titles/") } && before.keys.contains { $0.hasPrefix("episodes/") })
+
+        struct Injected: Error {}
+        reducer.failureInjection = { table in if table == .episodes { throw Injected() } }
+        let second = try run(name: "second", likes: 20)
+        #expect(throws: Injected.self) { try reducer.reduce(files: second, runID: "run-2") }
+        #expect(try snapshot() == before, "titles and genres were staged, not swapped in")
+        #expect(!((try? FileManager.default.subpathsOfDirectory(atPath: processed)) ?? []).contains { $0.contains(".staging") })
+
+        reducer.failureInjection = nil
+        let summary = try reducer.reduce(files: second, runID: "run-2")
+        let title = try #require(summary.tables.first { $0.table == .titles }?.partitions.first)
+        let titles = try ProcessedFileReader<TitleRow>(path: title.file, platform: "naver").nextRowGroup() ?? []
+        #expect(titles.map(\.title) == ["second"])
     }
 }

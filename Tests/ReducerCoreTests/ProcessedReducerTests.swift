@@ -1,6 +1,6 @@
 import Foundation
 import ParquetKit
-import ReducerCore
+@testable import ReducerCore
 import Testing
 
 @Suite struct ProcessedReducerTests {
@@ -174,5 +174,110 @@ import Testing
         try reducer.recover(.episodes)
         #expect(try ProcessedReducerTests.readBack(folder + "/processed").count == before)
         #expect(!contents(of: folder + "/processed").contains { $0.contains(".old-") || $0.contains(".staging-") })
+    }
+}
+
+/// Several tables of one run are committed together or not at all.
+@Suite struct ProcessedReducerCommitTests {
+    static func genres(_ count: Int, seed: UInt64, fetchedAt: Int64) -> [GenreRow] {
+        var g = SplitMix64(seed: seed)
+        var rows: [GenreRow] = []
+        for index in 0..<count {
+            let genre = Int.random(in: 0..<5, using: &g)
+            let platform = index % 2 == 0 ? "naver" : "kakao"
+            let day = ProcessedReducerTests.day.adding(days: Int32(index % 2))
+            rows.append(
+                GenreRow(
+                    platform: platform, titleID: Int64(index / 4), genreName: "genre-\(genre)", snapshotDate: day,
+                    fetchedAt: fetchedAt))
+        }
+        return rows
+    }
+
+    /// Every file readers see under `processed/` (none in hidden folders) with its bytes.
+    static func snapshot(_ root: String) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for path in contents(of: root)
+        where path.hasSuffix(".parquet") && !path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            files[path] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + path))
+        }
+        return files
+    }
+
+    @Test func aFailureOnALaterTableLeavesTheEarlierTablesUnchanged() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        var g = SplitMix64(seed: 12)
+        let episodes = (0..<300).map { _ in randomEpisode(using: &g, keySpace: 200, day: ProcessedReducerTests.day) }
+        try ProcessedReducerTests.writeInput(episodes, to: folder + "/episodes-1.parquet")
+        try ColumnarReduceTests.write(Self.genres(200, seed: 1, fetchedAt: 1), to: folder + "/genres-1.parquet", rowGroupRows: 50)
+        let reducer = ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+        let first = [
+            try reducer.stage(GenreRow.self, inputs: [folder + "/genres-1.parquet"], runID: "r1"),
+            try reducer.stage(EpisodeRow.self, inputs: [folder + "/episodes-1.parquet"], runID: "r1"),
+        ]
+        #expect(try Self.snapshot(folder + "/processed").isEmpty, "nothing is visible before the commit")
+        try reducer.commit(first)
+        let before = try Self.snapshot(folder + "/processed")
+        #expect(before.count == first.reduce(0) { $0 + $1.summary.partitions.count })
+
+        // Run 2: the genres stage fine (new rows, a new day), the episodes input lacks a column.
+        var newer = Self.genres(200, seed: 2, fetchedAt: 5)
+        newer += newer.map { var row = $0; row.snapshotDate = row.snapshotDate.adding(days: 5); return row }
+        try ColumnarReduceTests.write(newer, to: folder + "/genres-2.parquet", rowGroupRows: 64)
+        let columns = EpisodeRow.parquetColumns.filter { $0.name != "likes" }
+        let writer = try ParquetWriter(path: folder + "/episodes-2.parquet", schema: try ParquetSchema(columns))
+        try writer.close()
+        let staged = try reducer.stage(GenreRow.self, inputs: [folder + "/genres-2.parquet"], runID: "r2")
+        #expect(staged.summary.partitions.count == 4)
+        #expect(throws: ReducerError.self) {
+            _ = try reducer.stage(EpisodeRow.self, inputs: [folder + "/episodes-2.parquet"], runID: "r2")
+        }
+        reducer.discard([staged])
+        #expect(try Self.snapshot(folder + "/processed") == before, "genres of run 2 must not be visible")
+        #expect(!contents(of: folder + "/processed").contains { $0.contains(".staging") || $0.contains("day=29") })
+
+        // The next reduce of run 2 with good inputs commits both tables.
+        try ProcessedReducerTests.writeInput(Array(episodes.prefix(10)), to: folder + "/episodes-2.parquet")
+        try reducer.commit([
+            try reducer.stage(GenreRow.self, inputs: [folder + "/genres-2.parquet"], runID: "r2"),
+            try reducer.stage(EpisodeRow.self, inputs: [folder + "/episodes-2.parquet"], runID: "r2"),
+        ])
+        let after = try Self.snapshot(folder + "/processed")
+        #expect(after.keys.contains { $0.contains("day=29") })
+        #expect(after.keys.contains { $0.hasPrefix("episodes/") && $0.hasSuffix("part-r2-a0.parquet") })
+    }
+
+    @Test func aCommitInterruptedAfterItsJournalIsFinishedByTheNextRecover() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        try ColumnarReduceTests.write(Self.genres(100, seed: 1, fetchedAt: 1), to: folder + "/g1.parquet", rowGroupRows: 50)
+        var g = SplitMix64(seed: 5)
+        let episodes = (0..<100).map { _ in randomEpisode(using: &g, keySpace: 80, day: ProcessedReducerTests.day) }
+        try ProcessedReducerTests.writeInput(episodes, to: folder + "/e1.parquet")
+        var reducer = ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+        try reducer.commit([
+            try reducer.stage(GenreRow.self, inputs: [folder + "/g1.parquet"], runID: "r1"),
+            try reducer.stage(EpisodeRow.self, inputs: [folder + "/e1.parquet"], runID: "r1"),
+        ])
+        let staged = [
+            try reducer.stage(GenreRow.self, inputs: [folder + "/g1.parquet"], runID: "r2"),
+            try reducer.stage(EpisodeRow.self, inputs: [folder + "/e1.parquet"], runID: "r2"),
+        ]
+        let swaps = staged.reduce(0) { $0 + $1.summary.partitions.count }
+        #expect(swaps > 2)
+        struct Crash: Error {}
+        reducer.afterSwap = { index in if index == 1 { throw Crash() } }
+        #expect(throws: Crash.self) { try reducer.commit(staged) }
+        let names = try Self.snapshot(folder + "/processed").keys
+        #expect(names.contains { $0.hasSuffix("part-r2-a0.parquet") } && names.contains { $0.hasSuffix("part-r1-a0.parquet") })
+
+        // The next start (any table) rolls the whole commit forward: every partition is run 2's.
+        reducer.afterSwap = nil
+        try reducer.recover(.titles)
+        let recovered = try Self.snapshot(folder + "/processed")
+        #expect(recovered.count == swaps)
+        #expect(recovered.keys.allSatisfy { $0.hasSuffix("part-r2-a0.parquet") })
+        #expect(!contents(of: folder + "/processed").contains { $0.contains(".staging") || $0.contains(".old") || $0.contains(".commit") })
     }
 }

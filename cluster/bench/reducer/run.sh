@@ -1,29 +1,44 @@
 #!/usr/bin/env bash
 # Reduce benchmark: the Swift reducer (release build of reducer-memcheck) against DuckDB doing the same merge/dedup
-# over the same generated files. Prints one JSON line per run; docs/bench/reducer.md has the results.
+# over the same generated files, both within the same memory budget. Prints one JSON line per run (wall seconds,
+# CPU seconds, peak RSS from /usr/bin/time); docs/bench/reducer.md has the results.
 #
-#   cluster/bench/reducer/run.sh [UNIQUE] [COPIES] [FILES] [RUNS]
+#   cluster/bench/reducer/run.sh [UNIQUE] [COPIES] [FILES] [RUNS] [DAYS]
+#
+# Environment: BUDGET (Swift sort budget, bytes; default 1 GiB), DUCK_MEMORY (DuckDB memory_limit; default 1GiB),
+# DUCK_THREADS (space-separated; default "1 2"), BENCH_DIR (default /tmp/webtoon-reduce-bench; inputs are kept
+# and reused when generated with the same parameters), WEBTOON_PYTHON (a venv with pyarrow and duckdb).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 python="${WEBTOON_PYTHON:-.venv/bin/python}"
-unique="${1:-1000000}"; copies="${2:-3}"; files="${3:-6}"; runs="${4:-3}"
+unique="${1:-1000000}"; copies="${2:-3}"; files="${3:-6}"; runs="${4:-3}"; days="${5:-1}"
+budget="${BUDGET:-$((1 << 30))}"
+duck_memory="${DUCK_MEMORY:-1GiB}"
+duck_threads="${DUCK_THREADS:-1 2}"
 work="${BENCH_DIR:-/tmp/webtoon-reduce-bench}"
 mkdir -p "$work/in" "$work/spill"
 swift build -c release --product reducer-memcheck >/dev/null
 bin="$(swift build -c release --show-bin-path)/reducer-memcheck"
-# Inputs are reused when generated with the same parameters.
-if [ "$(cat "$work/in/.params" 2>/dev/null)" != "$unique $copies $files" ]; then
+if [ "$(cat "$work/in/.params" 2>/dev/null)" != "$unique $copies $files $days" ]; then
     rm -rf "$work/in"; mkdir -p "$work/in"
-    "$python" cluster/bench/reducer/generate_episodes.py "$work/in" --unique "$unique" --copies "$copies" --files "$files"
-    echo "$unique $copies $files" > "$work/in/.params"
+    "$python" cluster/bench/reducer/generate_episodes.py "$work/in" --unique "$unique" --copies "$copies" \
+        --files "$files" --days "$days"
+    echo "$unique $copies $files $days" > "$work/in/.params"
 fi
-du -sb "$work/in" | awk '{print "{\"inputParquetBytes\":" $1 "}"}'
+echo "{\"inputParquetBytes\":$(du -sb "$work/in" | cut -f1),\"inputRows\":$((unique * copies)),\"uptime\":\"$(uptime)\"}"
+timed() { /usr/bin/time -f '"wallSeconds":%e,"userSeconds":%U,"sysSeconds":%S,"maxRSSKiB":%M}' "$@"; }
 for run in $(seq "$runs"); do
-    rm -rf "$work/ours"
-    echo -n '{"engine":"swift","budget":"256MiB",'; /usr/bin/time -f '"cpuSeconds":%U+%S,"timeMaxRSSKiB":%M}' "$bin" reduce --budget $((256 << 20)) --out "$work/ours" --spill "$work/spill" --run "r$run" "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n'; tail -n 1 "$work/err"
-    for threads in 1 2; do
+    rm -rf "$work/ours" "$work/spill"/*
+    echo -n "{\"engine\":\"swift\",\"budget\":$budget,"
+    timed "$bin" reduce --budget "$budget" --out "$work/ours" --spill "$work/spill" --run "r$run" "$work"/in/*.parquet \
+        2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || { cat "$work/err" >&2; exit 1; }
+    tail -n 1 "$work/err"
+    for threads in $duck_threads; do
         rm -rf "$work/duck"
-        echo -n "{\"engine\":\"duckdb\",\"threads\":$threads,\"memory_limit\":\"256MB\","
-        "$python" cluster/bench/reducer/duckdb_reduce.py "$work/duck" 256MB "$threads" "$work"/in/*.parquet | cut -c2-
+        echo -n "{\"engine\":\"duckdb\",\"threads\":$threads,\"memory_limit\":\"$duck_memory\","
+        timed "$python" cluster/bench/reducer/duckdb_reduce.py "$work/duck" "$duck_memory" "$threads" \
+            "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || { cat "$work/err" >&2; exit 1; }
+        tail -n 1 "$work/err"
     done
 done
+rm -rf "$work/ours" "$work/duck" "$work/spill"
