@@ -35,7 +35,12 @@ public struct WorkerSettings: Sendable {
     public var tls: NNGTLSConfig?
     public var secret: [UInt8]
     public var id: WorkerID
+    /// Units run at once.
     public var capacity: Int
+    /// Units leased ahead of a free slot, so the next unit starts as soon as one ends instead of after a lease
+    /// round trip. The worker announces `capacity + prefetch` in its hello; prefetched leases are heartbeated and
+    /// released on drain like running ones.
+    public var prefetch: Int
     public var platforms: [String]
     public var softwareVersion: String
     /// Deadline of one request/reply exchange before the identical bytes are sent again.
@@ -43,14 +48,15 @@ public struct WorkerSettings: Sendable {
     public var maxMessageBytes: Int
 
     public init(
-        coordinatorURL: String, tls: NNGTLSConfig? = nil, secret: [UInt8], id: WorkerID, capacity: Int, platforms: [String],
-        softwareVersion: String = "0", requestTimeout: Duration = .seconds(10), maxMessageBytes: Int = 8 << 20
+        coordinatorURL: String, tls: NNGTLSConfig? = nil, secret: [UInt8], id: WorkerID, capacity: Int, prefetch: Int = 0,
+        platforms: [String], softwareVersion: String = "0", requestTimeout: Duration = .seconds(10), maxMessageBytes: Int = 8 << 20
     ) {
         self.coordinatorURL = coordinatorURL
         self.tls = tls
         self.secret = secret
         self.id = id
         self.capacity = max(1, capacity)
+        self.prefetch = max(0, min(prefetch, ClusterLimits.maxUnitsPerLease - max(1, capacity)))
         self.platforms = platforms
         self.softwareVersion = softwareVersion
         self.requestTimeout = requestTimeout
@@ -61,13 +67,25 @@ public struct WorkerSettings: Sendable {
 /// State shared by the lease loop, the heartbeat loop and running units.
 final class WorkerShared: Sendable {
     struct State {
+        /// Units running or being reported, by lease token.
         var held: [LeaseToken: Task<UnitOutcome, Never>] = [:]
+        /// Leased ahead (prefetch), waiting for a slot.
+        var queued: [GrantedUnit] = []
+        /// Units whose executor has not returned yet (≤ capacity).
+        var running = 0
+        /// Prefetched leases given back on drain, released by the goodbye.
+        var releasing: [LeaseToken] = []
         var allowances: [String: PlatformAllowance] = [:]
         var signals: [String: TaskStats] = [:]
         var draining = false
         var heartbeatMillis: Int64 = 10_000
+        var reported = TaskStats.zero
+        /// Every lease the worker holds: running, reporting and queued.
+        var leasedTokens: [LeaseToken] { Array(held.keys) + queued.map(\.token) }
     }
     let state = Mutex(State())
+    /// Wakes the lease loop when a slot frees or a report is acknowledged (children may be waiting).
+    let wakeup = Wakeup()
 
     func allowance(platform: String) -> PlatformAllowance? { state.withLock { $0.allowances[platform] } }
     func report(platform: String, _ stats: TaskStats) {
@@ -97,7 +115,13 @@ public final class WorkerService: Sendable {
     }
 
     /// Asks the worker to finish what it holds and leave (as a coordinator `drain` does).
-    public func drain() { shared.state.withLock { $0.draining = true } }
+    public func drain() {
+        shared.state.withLock { $0.draining = true }
+        shared.wakeup.signal()
+    }
+
+    /// The request counters of every unit this worker reported (completed or failed).
+    public var reportedStats: TaskStats { shared.state.withLock { $0.reported } }
 
     /// Runs until drained (then says goodbye and returns) or cancelled (then releases its leases, best effort).
     public func run() async throws {
@@ -117,17 +141,18 @@ public final class WorkerService: Sendable {
         } catch is CancellationError {
             // Release what is held so it is re-leased at once instead of after the deadline. The run task is
             // cancelled, so the goodbye goes out from a fresh task with one short attempt.
-            let tokens = shared.state.withLock { Array($0.held.keys) }
+            let tokens = shared.state.withLock { $0.leasedTokens + $0.releasing }
             let goodbye = try encode(.goodbye(Goodbye(releasing: tokens))).frame
             _ = await Task { try? await self.roundTrip(socket, goodbye, timeout: .seconds(1)) }.value
             throw CancellationError()
         }
-        _ = try await call(socket, .goodbye(Goodbye(releasing: [])))
+        let releasing = shared.state.withLock { $0.releasing }
+        _ = try await call(socket, .goodbye(Goodbye(releasing: releasing)))
         logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
     }
 
     private func hello(_ socket: NNGSocket) async throws {
-        let reply = try await call(socket, .hello(Hello(capacity: settings.capacity, platforms: settings.platforms, softwareVersion: settings.softwareVersion)), helloOnUnknown: false)
+        let reply = try await call(socket, .hello(Hello(capacity: settings.capacity + settings.prefetch, platforms: settings.platforms, softwareVersion: settings.softwareVersion)), helloOnUnknown: false)
         guard case .welcome(let welcome) = reply else {
             throw ClusterError(code: .invalidState, operation: "hello", detail: "coordinator answered \(reply.kind)")
         }
@@ -135,29 +160,49 @@ public final class WorkerService: Sendable {
     }
 
     private func leaseLoop(_ socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        let window = settings.capacity + settings.prefetch
         while !Task.isCancelled {
-            let (free, draining) = shared.state.withLock { (settings.capacity - $0.held.count, $0.draining) }
+            startQueued(socket: socket, group: &group)
+            let (leased, draining) = shared.state.withLock { state in
+                if state.draining && !state.queued.isEmpty {
+                    // Units not started yet go back to the queue at once (the goodbye releases them).
+                    state.releasing += state.queued.map(\.token)
+                    state.queued.removeAll()
+                }
+                return (state.held.count + state.queued.count, state.draining)
+            }
             if draining {
-                if free == settings.capacity { return }
-                try await Task.sleep(for: .milliseconds(50))
+                if leased == 0 { return }
+                await shared.wakeup.wait(upTo: .milliseconds(50))
                 continue
             }
-            guard free > 0 else {
-                try await Task.sleep(for: .milliseconds(20))
+            guard leased < window else {
+                await shared.wakeup.wait(upTo: .seconds(1))
                 continue
             }
-            let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: free, platforms: settings.platforms)))
+            let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: window - leased, platforms: settings.platforms)))
             switch reply {
             case .leaseGrant(let grant):
                 shared.update(grant.allowances)
-                for unit in grant.units { start(unit, socket: socket, group: &group) }
-                if grant.units.isEmpty { try await Task.sleep(for: .milliseconds(grant.retryAfterMillis ?? 1_000)) }
+                shared.state.withLock { $0.queued += grant.units }
+                if grant.units.isEmpty { await shared.wakeup.wait(upTo: .milliseconds(grant.retryAfterMillis ?? 1_000)) }
             case .drain:
                 drain()
             default:
                 logger.warning("unexpected lease reply", metadata: ["reply": "\(reply.kind)"])
                 try await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+
+    /// Starts queued units while fewer than `capacity` run.
+    private func startQueued(socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) {
+        while let unit = shared.state.withLock({ state -> GrantedUnit? in
+            guard state.running < settings.capacity, !state.queued.isEmpty else { return nil }
+            state.running += 1
+            return state.queued.removeFirst()
+        }) {
+            start(unit, socket: socket, group: &group)
         }
     }
 
@@ -169,7 +214,11 @@ public final class WorkerService: Sendable {
         shared.state.withLock { $0.held[unit.token] = work }
         group.addTask {
             let outcome = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
-            let lost = self.shared.state.withLock { $0.held[unit.token] == nil }
+            let lost = self.shared.state.withLock { state in
+                state.running -= 1
+                return state.held[unit.token] == nil
+            }
+            self.shared.wakeup.signal()
             guard !lost else { return }
             let message: ClusterMessage =
                 switch outcome {
@@ -185,7 +234,13 @@ public final class WorkerService: Sendable {
                 self.logger.error("report refused", metadata: ["token": "\(unit.token)", "error": "\(error)"])
                 reply = try await self.call(socket, .fail(Fail(token: unit.token, error: "report refused: \(error.detail.prefix(1_000))", retryable: false, stats: .zero)))
             }
-            self.shared.state.withLock { _ = $0.held.removeValue(forKey: unit.token) }
+            self.shared.state.withLock { state in
+                _ = state.held.removeValue(forKey: unit.token)
+                switch outcome {
+                case .completed(_, _, let stats), .failed(_, _, let stats): state.reported = state.reported.adding(stats)
+                }
+            }
+            self.shared.wakeup.signal()
             if case .ack(let ack) = reply, !["accepted", "requeued", "dead"].contains(ack.outcome) {
                 self.logger.info("report not applied", metadata: ["token": "\(unit.token)", "outcome": "\(ack.outcome)"])
             }
@@ -208,14 +263,17 @@ public final class WorkerService: Sendable {
             let (tokens, signals) = shared.state.withLock { state in
                 let signals = state.signals.map { PlatformSignals(platform: $0.key, stats: $0.value) }
                 state.signals.removeAll()
-                return (Array(state.held.keys), signals)
+                return (state.leasedTokens, signals)
             }
             let reply = try await call(socket, .heartbeat(Heartbeat(tokens: tokens, signals: signals)))
             guard case .heartbeatAck(let ack) = reply else { continue }
             shared.update(ack.allowances)
             if ack.drain { drain() }
             for lease in ack.leases where !lease.valid {
-                let task = shared.state.withLock { $0.held.removeValue(forKey: lease.token) }
+                let task = shared.state.withLock { state in
+                    state.queued.removeAll { $0.token == lease.token }
+                    return state.held.removeValue(forKey: lease.token)
+                }
                 task?.cancel()
                 logger.info("lease lost; unit abandoned", metadata: ["token": "\(lease.token)"])
             }
@@ -274,5 +332,51 @@ public final class WorkerService: Sendable {
         try await context.send(frame, timeout: timeout ?? settings.requestTimeout)
         let replyBytes = try await context.receive(timeout: timeout ?? settings.requestTimeout)
         return try codec.decode(replyBytes)
+    }
+}
+
+/// A one-slot wake-up signal: `signal()` resumes the waiter, or is remembered for the next `wait` if none waits.
+final class Wakeup: Sendable {
+    private struct State {
+        var signalled = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.signalled = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns on a signal (one sent since the last wait counts), after `timeout`, or when cancelled. A late timer
+    /// may leave one spurious signal behind; callers re-check their condition after every wake-up.
+    func wait(upTo timeout: Duration) async {
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.signal()
+        }
+        defer { timer.cancel() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.signalled {
+                        state.signalled = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            signal()
+        }
     }
 }

@@ -55,6 +55,7 @@ public final class CrawlUnitExecutor: UnitExecutor {
     private let inFlight: [Platform: InFlightLimiter]
     private let rawStorage: RawStorage
     private let unitsPerWorker: Int
+    private let episodeParallelism: Int
     private let logger: Logger
     /// Parquet writes and checksums block on file I/O: they run here, never on the cooperative pool.
     private let ioQueue = DispatchQueue(label: "webtoon.crawl-cluster.parquet")
@@ -63,9 +64,10 @@ public final class CrawlUnitExecutor: UnitExecutor {
     ///   - catalogs: endpoint catalogs (base URLs already overridden for a simulator); their rate is replaced by
     ///     this worker's allowance from the coordinator, split among `unitsPerWorker` concurrent units.
     ///   - http: the shared HTTP client (one per worker process).
+    ///   - episodeParallelism: episodes of one batch fetched at once (each episode's requests are sequential).
     public init(
         dataRoot: DataRoot, catalogs: [EndpointCatalog], http: any HTTPFetching, unitsPerWorker: Int,
-        rawLayout: RawStorage.Layout = .segments, logger: Logger
+        episodeParallelism: Int = 4, rawLayout: RawStorage.Layout = .segments, logger: Logger
     ) {
         self.dataRoot = dataRoot
         self.catalogs = Dictionary(catalogs.map { ($0.platform, $0) }, uniquingKeysWith: { _, last in last })
@@ -74,6 +76,7 @@ public final class CrawlUnitExecutor: UnitExecutor {
             catalogs.map { ($0.platform, InFlightLimiter(limit: $0.politeness.maxConcurrency)) }, uniquingKeysWith: { _, last in last })
         self.rawStorage = RawStorage(root: dataRoot.path, layout: rawLayout)
         self.unitsPerWorker = max(1, unitsPerWorker)
+        self.episodeParallelism = max(1, episodeParallelism)
         self.logger = logger
     }
 
@@ -103,7 +106,7 @@ public final class CrawlUnitExecutor: UnitExecutor {
             catalogs: [catalog], http: inFlight[task.platform].map { LimitedHTTP(inner: http, limiter: $0) } ?? http,
             stats: crawlStats, logger: logger,
             seed: UInt64(truncatingIfNeeded: unit.token.epoch) &+ UInt64(unit.unit.rawValue.hashValue.magnitude))
-        let runner = TaskRunner(catalogs: [catalog], fetcher: fetcher)
+        let runner = TaskRunner(catalogs: [catalog], fetcher: fetcher, episodeParallelism: episodeParallelism)
 
         let output: TaskOutput
         do {
