@@ -32,8 +32,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Worker processes.")
     var workers: Int = 3
 
-    @Option(help: "Units each worker runs at once.")
-    var concurrency: Int = 4
+    @Option(help: "Units each worker runs at once (default: 16 against the simulator, 4 with --live).")
+    var concurrency: Int?
 
     @Option(help: "Units each worker leases ahead of a free slot.")
     var prefetch: Int = 2
@@ -115,7 +115,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64") }
-        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...256") }
+        if let concurrency, !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be in 1...256") }
         _ = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: date)
         try ClusterSupport.validateSchema(schema)
         try ClusterSupport.validateLogLevel(logLevel)
@@ -146,6 +146,7 @@ struct RunCommand: AsyncParsableCommand {
     static let simulatedRate = 50_000.0
     static let simulatedMaxInFlight = 32
     static let simulatedEpisodeParallelism = 16
+    static let simulatedConcurrency = 16
 
     func run() async throws {
         let started = ContinuousClock.now
@@ -186,7 +187,7 @@ struct RunCommand: AsyncParsableCommand {
             try cluster.start(name: "coordinator", coordinatorArguments)
             for index in 1...workers {
                 var arguments = [
-                    "worker", "--coordinator", address, "--data-root", "file://" + rootPath, "--concurrency", "\(concurrency)",
+                    "worker", "--coordinator", address, "--data-root", "file://" + rootPath, "--concurrency", "\(concurrency ?? (live ? 4 : Self.simulatedConcurrency))",
                     "--prefetch", "\(prefetch)", "--episode-parallelism", "\(episodeParallelism ?? (live ? 4 : Self.simulatedEpisodeParallelism))",
                     "--platforms", spec.platforms.joined(separator: ","), "--id", "worker-\(index)", "--log-level", logLevel,
                 ]

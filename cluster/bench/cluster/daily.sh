@@ -24,11 +24,11 @@ trap 'rm -rf "$scratch"' EXIT
 
 # The settings `webtoon run` used against the simulator before issue #5's changes (per-worker in-flight at the
 # catalogs' 5 Naver / 8 Kakao, 4 episodes at once, no prefetch, a 2000 req/s budget, 200 ms idle poll), and the
-# current defaults.
+# current simulated defaults, spelled out so that both configurations run on one binary.
 settings() {
   case $1 in
     before) echo "--concurrency 4 --prefetch 0 --max-in-flight 0 --episode-parallelism 4 --rate 2000 --idle-poll-ms 200" ;;
-    after) echo "" ;;
+    after) echo "--concurrency 16 --prefetch 2 --max-in-flight 32 --episode-parallelism 16 --rate 50000 --idle-poll-ms 50" ;;
     *) echo "$1" | tr '_' ' ' ;;  # ad hoc: flags with '_' for spaces, e.g. --concurrency_8
   esac
 }
