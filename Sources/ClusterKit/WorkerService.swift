@@ -193,6 +193,8 @@ public final class WorkerService: Sendable {
                 try await Task.sleep(for: .seconds(1))
             }
         }
+        // Cancelled while waiting for a wake-up (which does not throw): leave through the releasing path.
+        throw CancellationError()
     }
 
     /// Starts queued units while fewer than `capacity` run.
