@@ -36,7 +36,12 @@ public struct WorkerSettings: Sendable {
     public var tls: NNGTLSConfig?
     public var secret: [UInt8]
     public var id: WorkerID
+    /// Units run at once.
     public var capacity: Int
+    /// Units leased ahead of a free slot, so the next unit starts as soon as one ends instead of after a lease
+    /// round trip. The worker announces `capacity + prefetch` in its hello; prefetched leases are heartbeated and
+    /// released on drain like running ones.
+    public var prefetch: Int
     public var platforms: [String]
     public var softwareVersion: String
     /// Deadline of one request/reply exchange before the identical bytes are sent again.
@@ -44,14 +49,15 @@ public struct WorkerSettings: Sendable {
     public var maxMessageBytes: Int
 
     public init(
-        coordinatorURL: String, tls: NNGTLSConfig? = nil, secret: [UInt8], id: WorkerID, capacity: Int, platforms: [String],
-        softwareVersion: String = "0", requestTimeout: Duration = .seconds(10), maxMessageBytes: Int = 8 << 20
+        coordinatorURL: String, tls: NNGTLSConfig? = nil, secret: [UInt8], id: WorkerID, capacity: Int, prefetch: Int = 0,
+        platforms: [String], softwareVersion: String = "0", requestTimeout: Duration = .seconds(10), maxMessageBytes: Int = 8 << 20
     ) {
         self.coordinatorURL = coordinatorURL
         self.tls = tls
         self.secret = secret
         self.id = id
         self.capacity = max(1, capacity)
+        self.prefetch = max(0, min(prefetch, ClusterLimits.maxUnitsPerLease - max(1, capacity)))
         self.platforms = platforms
         self.softwareVersion = softwareVersion
         self.requestTimeout = requestTimeout
@@ -82,7 +88,14 @@ enum UnitReport: Sendable {
 /// State shared by the lease loop, the heartbeat loop and running units.
 final class WorkerShared: Sendable {
     struct State {
+        /// Units running or being reported, by lease token.
         var held: [LeaseToken: Task<UnitOutcome, Never>] = [:]
+        /// Leased ahead (prefetch), waiting for a slot.
+        var queued: [GrantedUnit] = []
+        /// Units whose executor has not returned yet (≤ capacity).
+        var running = 0
+        /// Prefetched leases given back on drain, released by the goodbye.
+        var releasing: [LeaseToken] = []
         var allowances: [String: PlatformAllowance] = [:]
         var signals: [String: TaskStats] = [:]
         /// When the latest Retry-After seen per platform ends.
@@ -93,20 +106,22 @@ final class WorkerShared: Sendable {
         var batchReports = false
         /// Finished units waiting for the reporter, in finishing order.
         var outbox: [UnitReport] = []
+        /// Request counters of every unit handed to the reporter.
+        var reported = TaskStats.zero
+        /// Every lease the worker holds: running, reporting and queued.
+        var leasedTokens: [LeaseToken] { Array(held.keys) + queued.map(\.token) }
     }
     let state = Mutex(State())
     let clock: @Sendable () -> Timestamp
     /// Wakes the reporter when the outbox fills.
     let reportWakeups: AsyncStream<Void>
     let reportWake: AsyncStream<Void>.Continuation
-    /// Wakes the lease loop when a held unit is let go (reported or lost), so free capacity is used at once.
-    let freedWakeups: AsyncStream<Void>
-    let freedWake: AsyncStream<Void>.Continuation
+    /// Wakes the lease loop when a slot frees, a unit is let go (reported or lost) or draining starts.
+    let wakeup = Wakeup()
 
     init(clock: @escaping @Sendable () -> Timestamp) {
         self.clock = clock
         (reportWakeups, reportWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        (freedWakeups, freedWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func allowance(platform: String) -> PlatformAllowance? { state.withLock { $0.allowances[platform] } }
@@ -159,7 +174,13 @@ public final class WorkerService: Sendable {
     }
 
     /// Asks the worker to finish what it holds and leave (as a coordinator `drain` does).
-    public func drain() { shared.state.withLock { $0.draining = true } }
+    public func drain() {
+        shared.state.withLock { $0.draining = true }
+        shared.wakeup.signal()
+    }
+
+    /// The request counters of every unit this worker reported (completed or failed).
+    public var reportedStats: TaskStats { shared.state.withLock { $0.reported } }
 
     /// Runs until drained (then says goodbye and returns) or cancelled (then releases its leases, best effort).
     public func run() async throws {
@@ -179,18 +200,19 @@ public final class WorkerService: Sendable {
             } catch is CancellationError {
                 // Release what is held so it is re-leased at once instead of after the deadline. The run task is
                 // cancelled, so the goodbye goes out from a fresh task with one short attempt.
-                let tokens = shared.state.withLock { Array($0.held.keys) }
+                let tokens = shared.state.withLock { $0.leasedTokens + $0.releasing }
                 let goodbye = try encode(.goodbye(Goodbye(releasing: tokens))).frame
                 _ = await Task { try? await self.roundTrip(socket, goodbye, timeout: .seconds(1)) }.value
                 throw CancellationError()
             }
-            _ = try await call(socket, .goodbye(Goodbye(releasing: [])))
+            let releasing = shared.state.withLock { $0.releasing }
+            _ = try await call(socket, .goodbye(Goodbye(releasing: releasing)))
             logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
         }
     }
 
     private func hello(_ socket: NNGSocket) async throws {
-        let reply = try await call(socket, .hello(Hello(capacity: settings.capacity, platforms: settings.platforms, softwareVersion: settings.softwareVersion)), helloOnUnknown: false)
+        let reply = try await call(socket, .hello(Hello(capacity: settings.capacity + settings.prefetch, platforms: settings.platforms, softwareVersion: settings.softwareVersion)), helloOnUnknown: false)
         guard case .welcome(let welcome) = reply else {
             throw ClusterError(code: .invalidState, operation: "hello", detail: "coordinator answered \(reply.kind)")
         }
@@ -202,32 +224,51 @@ public final class WorkerService: Sendable {
     }
 
     private func leaseLoop(_ socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
-        var freed = shared.freedWakeups.makeAsyncIterator()
+        let window = settings.capacity + settings.prefetch
         while !Task.isCancelled {
-            let (free, draining) = shared.state.withLock { (settings.capacity - $0.held.count, $0.draining) }
+            startQueued(socket: socket, group: &group)
+            let (leased, draining) = shared.state.withLock { state in
+                if state.draining && !state.queued.isEmpty {
+                    // Units not started yet go back to the queue at once (the goodbye releases them).
+                    state.releasing += state.queued.map(\.token)
+                    state.queued.removeAll()
+                }
+                return (state.held.count + state.queued.count, state.draining)
+            }
             if draining {
-                if free == settings.capacity { return }
-                try await Task.sleep(for: .milliseconds(50))
+                if leased == 0 { return }
+                await shared.wakeup.wait(upTo: .milliseconds(50))
                 continue
             }
-            guard free > 0 else {
-                // Ends with nil when cancelled: throw, so `run` releases what is held as it does after a sleep.
-                _ = await freed.next()
-                try Task.checkCancellation()
+            guard leased < window else {
+                await shared.wakeup.wait(upTo: .seconds(1))
                 continue
             }
-            let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: free, platforms: settings.platforms)))
+            let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: window - leased, platforms: settings.platforms)))
             switch reply {
             case .leaseGrant(let grant):
                 shared.update(grant.allowances)
-                for unit in grant.units { start(unit, socket: socket, group: &group) }
-                if grant.units.isEmpty { try await Task.sleep(for: .milliseconds(grant.retryAfterMillis ?? 1_000)) }
+                shared.state.withLock { $0.queued += grant.units }
+                if grant.units.isEmpty { await shared.wakeup.wait(upTo: .milliseconds(grant.retryAfterMillis ?? 1_000)) }
             case .drain:
                 drain()
             default:
                 logger.warning("unexpected lease reply", metadata: ["reply": "\(reply.kind)"])
                 try await Task.sleep(for: .seconds(1))
             }
+        }
+        // Cancelled while waiting for a wake-up (which does not throw): leave through the releasing path.
+        throw CancellationError()
+    }
+
+    /// Starts queued units while fewer than `capacity` run.
+    private func startQueued(socket: NNGSocket, group: inout ThrowingDiscardingTaskGroup<any Error>) {
+        while let unit = shared.state.withLock({ state -> GrantedUnit? in
+            guard state.running < settings.capacity, !state.queued.isEmpty else { return nil }
+            state.running += 1
+            return state.queued.removeFirst()
+        }) {
+            start(unit, socket: socket, group: &group)
         }
     }
 
@@ -239,6 +280,8 @@ public final class WorkerService: Sendable {
         shared.state.withLock { $0.held[unit.token] = work }
         group.addTask {
             let outcome = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
+            self.shared.state.withLock { $0.running -= 1 }
+            self.shared.wakeup.signal()
             let report: UnitReport =
                 switch outcome {
                 case .completed(let manifest, let children, let stats): .complete(Complete(token: unit.token, manifest: manifest, children: children, stats: stats))
@@ -248,6 +291,9 @@ public final class WorkerService: Sendable {
             // heartbeated) until its report is acknowledged.
             let (lost, queued) = self.shared.state.withLock { state -> (Bool, Bool) in
                 guard state.held[unit.token] != nil else { return (true, false) }
+                switch outcome {
+                case .completed(_, _, let stats), .failed(_, _, let stats): state.reported = state.reported.adding(stats)
+                }
                 guard state.batchReports else { return (false, false) }
                 state.outbox.append(report)
                 return (false, true)
@@ -328,7 +374,7 @@ public final class WorkerService: Sendable {
 
     private func release(_ tokens: [LeaseToken]) {
         shared.state.withLock { state in for token in tokens { state.held.removeValue(forKey: token) } }
-        shared.freedWake.yield()
+        shared.wakeup.signal()
     }
 
     /// Ends quietly when cancelled (the lease loop finished draining, or the worker is stopping).
@@ -345,15 +391,18 @@ public final class WorkerService: Sendable {
             let interval = shared.state.withLock { $0.heartbeatMillis }
             try await Task.sleep(for: .milliseconds(interval))
             let signals = shared.takeSignals()
-            let tokens = shared.state.withLock { Array($0.held.keys) }
+            let tokens = shared.state.withLock { $0.leasedTokens }
             let reply = try await call(socket, .heartbeat(Heartbeat(tokens: tokens, signals: signals)))
             guard case .heartbeatAck(let ack) = reply else { continue }
             shared.update(ack.allowances)
             if ack.drain { drain() }
             for lease in ack.leases where !lease.valid {
-                let task = shared.state.withLock { $0.held.removeValue(forKey: lease.token) }
+                let task = shared.state.withLock { state in
+                    state.queued.removeAll { $0.token == lease.token }
+                    return state.held.removeValue(forKey: lease.token)
+                }
                 task?.cancel()
-                shared.freedWake.yield()
+                shared.wakeup.signal()
                 logger.info("lease lost; unit abandoned", metadata: ["token": "\(lease.token)"])
             }
         }
@@ -411,5 +460,51 @@ public final class WorkerService: Sendable {
         try await context.send(frame, timeout: timeout ?? settings.requestTimeout)
         let replyBytes = try await context.receive(timeout: timeout ?? settings.requestTimeout)
         return try codec.decode(replyBytes)
+    }
+}
+
+/// A one-slot wake-up signal: `signal()` resumes the waiter, or is remembered for the next `wait` if none waits.
+final class Wakeup: Sendable {
+    private struct State {
+        var signalled = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.signalled = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns on a signal (one sent since the last wait counts), after `timeout`, or when cancelled. A late timer
+    /// may leave one spurious signal behind; callers re-check their condition after every wake-up.
+    func wait(upTo timeout: Duration) async {
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.signal()
+        }
+        defer { timer.cancel() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.signalled {
+                        state.signalled = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            signal()
+        }
     }
 }

@@ -57,6 +57,7 @@ public final class CrawlUnitExecutor: UnitExecutor {
     /// This worker's request rate per platform, shared by its units.
     private let gates: [Platform: AllowanceGate]
     private let rawStorage: RawStorage
+    private let episodeParallelism: Int
     private let logger: Logger
     /// Parquet writes and checksums block on file I/O: they run here, never on the cooperative pool.
     private let ioQueue = DispatchQueue(label: "webtoon.crawl-cluster.parquet")
@@ -65,8 +66,9 @@ public final class CrawlUnitExecutor: UnitExecutor {
     ///   - catalogs: endpoint catalogs (base URLs already overridden for a simulator); their rate holds only until
     ///     the coordinator's first allowance, which replaces it.
     ///   - http: the shared HTTP client (one per worker process).
+    ///   - episodeParallelism: episodes of one batch fetched at once (each episode's requests are sequential).
     public init(
-        dataRoot: DataRoot, catalogs: [EndpointCatalog], http: any HTTPFetching,
+        dataRoot: DataRoot, catalogs: [EndpointCatalog], http: any HTTPFetching, episodeParallelism: Int = 4,
         rawLayout: RawStorage.Layout = .segments, logger: Logger
     ) {
         self.dataRoot = dataRoot
@@ -79,6 +81,7 @@ public final class CrawlUnitExecutor: UnitExecutor {
                 ($0.platform, AllowanceGate(platform: $0.platform.rawValue, initialRate: $0.politeness.requestsPerSecond, burst: $0.politeness.burst))
             }, uniquingKeysWith: { _, last in last })
         self.rawStorage = RawStorage(root: dataRoot.path, layout: rawLayout)
+        self.episodeParallelism = max(1, episodeParallelism)
         self.logger = logger
     }
 
@@ -105,7 +108,7 @@ public final class CrawlUnitExecutor: UnitExecutor {
         let fetcher = EndpointHTTPFetcher(
             catalogs: [catalog], http: client, stats: crawlStats, logger: logger,
             seed: UInt64(truncatingIfNeeded: unit.token.epoch) &+ UInt64(unit.unit.rawValue.hashValue.magnitude))
-        let runner = TaskRunner(catalogs: [catalog], fetcher: fetcher)
+        let runner = TaskRunner(catalogs: [catalog], fetcher: fetcher, episodeParallelism: episodeParallelism)
 
         let output: TaskOutput
         do {

@@ -16,6 +16,37 @@ import Darwin
 enum ClusterSupport {
     static let secretVariable = "WEBTOON_CLUSTER_SECRET"
 
+    /// This process's CPU time and peak RSS so far (getrusage), for benchmarks and operators.
+    struct Resources: Sendable {
+        var userSeconds: Double
+        var systemSeconds: Double
+        var maxRSSKiB: Int
+
+        static func current() -> Resources {
+            var usage = rusage()
+            #if canImport(Glibc)
+            getrusage(__rusage_who_t(truncatingIfNeeded: RUSAGE_SELF.rawValue), &usage)
+            #else
+            getrusage(RUSAGE_SELF, &usage)
+            #endif
+            return Resources(
+                userSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+                systemSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
+                maxRSSKiB: Int(usage.ru_maxrss))
+        }
+    }
+
+    /// Logs one `resources` line at notice level as the process ends (the default level of `webtoon run`'s children).
+    static func logResources(_ logger: Logger, role: String, requests: Int64? = nil) {
+        let resources = Resources.current()
+        var metadata: Logger.Metadata = [
+            "role": "\(role)", "cpuUserSeconds": "\(CrawlCommand.fixed(resources.userSeconds, 3))",
+            "cpuSystemSeconds": "\(CrawlCommand.fixed(resources.systemSeconds, 3))", "maxRSSKiB": "\(resources.maxRSSKiB)",
+        ]
+        if let requests { metadata["requests"] = "\(requests)" }
+        logger.notice("resources", metadata: metadata)
+    }
+
     /// The cluster secret from `--secret-file` or `WEBTOON_CLUSTER_SECRET` (never from the command line, where `ps`
     /// would show it). A trailing newline in the file is ignored.
     static func secret(file: String?) throws -> [UInt8] {

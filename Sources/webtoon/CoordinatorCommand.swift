@@ -175,6 +175,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let summary = role.finalSummary.withLock({ $0 }) {
             print(CoordinatorRole.describe(summary))
         }
+        ClusterSupport.logResources(logger, role: "coordinator")
     }
 }
 

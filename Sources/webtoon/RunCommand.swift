@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterCore
+import ClusterKit
 import CrawlCluster
 import Foundation
 import Logging
@@ -31,8 +32,20 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Worker processes.")
     var workers: Int = 3
 
-    @Option(help: "Units each worker runs at once.")
-    var concurrency: Int = 4
+    @Option(help: "Units each worker runs at once (default: 16 against the simulator, 4 with --live).")
+    var concurrency: Int?
+
+    @Option(help: "Units each worker leases ahead of a free slot.")
+    var prefetch: Int = 2
+
+    @Option(name: .customLong("max-in-flight"), help: "Requests in flight per platform per worker (default: 32 against the simulator; 0 or --live: the catalogs' 5 Naver / 8 Kakao).")
+    var maxInFlight: Int?
+
+    @Option(name: .customLong("episode-parallelism"), help: "Episodes of one episode unit fetched at once (default: 16 against the simulator, 4 with --live).")
+    var episodeParallelism: Int?
+
+    @Option(name: .customLong("idle-poll-ms"), help: "How long an idle worker waits before asking for units again.")
+    var idlePollMilliseconds: Int = 50
 
     @Option(help: "Platforms: naver, kakao or naver,kakao.")
     var platforms: String = "naver,kakao"
@@ -82,7 +95,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("lease-seconds"), help: "Lease length without a heartbeat.")
     var leaseSeconds: Int = 20
 
-    @Option(name: .customLong("rate"), help: "Cluster-wide requests/s per platform (default: 2000 simulated, 2 live).")
+    @Option(name: .customLong("rate"), help: "Cluster-wide requests/s per platform (default: 50000 simulated, so the budget never binds; 2 rising to 10 live).")
     var rate: Double?
 
     @Option(name: .customLong("latency-ms"), help: "Simulator latency per request.")
@@ -102,12 +115,18 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64") }
-        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...256") }
+        if let concurrency, !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be in 1...256") }
         _ = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: date)
         try ClusterSupport.validateSchema(schema)
         try ClusterSupport.validateLogLevel(logLevel)
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         if let batchSize, !(1...1_000).contains(batchSize) { throw ValidationError("--batch-size must be in 1...1000") }
+        guard (0...256).contains(prefetch) else { throw ValidationError("--prefetch must be in 0...256") }
+        if let maxInFlight, !(0...1_000).contains(maxInFlight) { throw ValidationError("--max-in-flight must be in 0...1000") }
+        if let episodeParallelism, !(1...1_000).contains(episodeParallelism) {
+            throw ValidationError("--episode-parallelism must be in 1...1000")
+        }
+        guard (10...60_000).contains(idlePollMilliseconds) else { throw ValidationError("--idle-poll-ms must be in 10...60000") }
         guard (0...60_000).contains(latencyMilliseconds) else { throw ValidationError("--latency-ms must be in 0...60000") }
         if live && (latencyMilliseconds > 0 || fault5xx > 0 || fault429 > 0 || faultReset > 0) {
             throw ValidationError("--latency-ms and --fault-* shape the simulator; drop them with --live")
@@ -121,8 +140,17 @@ struct RunCommand: AsyncParsableCommand {
             resetRate: faultReset)
     }
 
+    /// Politeness for a simulated run: the simulator is ours and local, so the defaults are sized to measure the
+    /// machinery (in-flight and rate caps that do not bind); `--live` keeps the catalogs' and the coordinator's
+    /// polite defaults.
+    static let simulatedRate = 50_000.0
+    static let simulatedMaxInFlight = 32
+    static let simulatedEpisodeParallelism = 16
+    static let simulatedConcurrency = 16
+
     func run() async throws {
         let started = ContinuousClock.now
+        let startedWall = systemTimestamp()
         let databaseURL = try ClusterSupport.databaseURL(self.databaseURL)
         let rootPath = URL(fileURLWithPath: dataRoot).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: rootPath + "/logs", withIntermediateDirectories: true)
@@ -151,8 +179,8 @@ struct RunCommand: AsyncParsableCommand {
             var coordinatorArguments = [
                 "coordinator", "--listen", address, "--schema", schema, "--platforms", spec.platforms.joined(separator: ","),
                 "--mode", spec.mode.rawValue, "--date", spec.crawlDate, "--exit-when-done",
-                "--max-attempts", "\(maxAttempts)", "--lease-seconds", "\(leaseSeconds)", "--idle-poll-ms", "200",
-                "--initial-rate", "\(rate ?? (live ? 2 : 2_000))", "--max-rate", "\(rate ?? (live ? 10 : 2_000))",
+                "--max-attempts", "\(maxAttempts)", "--lease-seconds", "\(leaseSeconds)", "--idle-poll-ms", "\(idlePollMilliseconds)",
+                "--initial-rate", "\(rate ?? (live ? 2 : Self.simulatedRate))", "--max-rate", "\(rate ?? (live ? 10 : Self.simulatedRate))",
                 "--log-level", logLevel,
             ]
             if resume { coordinatorArguments.append("--resume") }
@@ -160,33 +188,76 @@ struct RunCommand: AsyncParsableCommand {
             try cluster.start(name: "coordinator", coordinatorArguments)
             for index in 1...workers {
                 var arguments = [
-                    "worker", "--coordinator", address, "--data-root", "file://" + rootPath, "--concurrency", "\(concurrency)",
+                    "worker", "--coordinator", address, "--data-root", "file://" + rootPath, "--concurrency", "\(concurrency ?? (live ? 4 : Self.simulatedConcurrency))",
+                    "--prefetch", "\(prefetch)", "--episode-parallelism", "\(episodeParallelism ?? (live ? 4 : Self.simulatedEpisodeParallelism))",
                     "--platforms", spec.platforms.joined(separator: ","), "--id", "worker-\(index)", "--log-level", logLevel,
                 ]
+                if let limit = maxInFlight ?? (live ? nil : Self.simulatedMaxInFlight), limit > 0 { arguments += ["--max-in-flight", "\(limit)"] }
                 if let simulator { arguments += ["--base-url", simulator.baseURL] }
                 try cluster.start(name: "worker-\(index)", arguments)
             }
             outcome = await Self.superviseWithSignals(cluster: cluster, address: address, secret: Array(secret.utf8), run: spec.defaultID)
         }
+        let finishSeen = ContinuousClock.now
         await cluster.stopAll(grace: .seconds(10))
         await simulator?.shutdown()
-        let elapsed = ContinuousClock.now - started
+        let stopped = ContinuousClock.now
+        let elapsed = stopped - started
 
         let status = try outcome.get()
         print(Self.describe(status, elapsed: elapsed, dataRoot: rootPath))
-        if status.counts.dead > 0 { throw ExitCode(2) }
+        var timing = Self.crawlTiming(status, startedWall: startedWall, untilFinishSeen: finishSeen - started, stopping: stopped - finishSeen)
+        let resources = ClusterSupport.Resources.current()
+        print(
+            "this process (\(live ? "supervisor" : "simulator + supervisor")): cpu user \(Self.fixed(resources.userSeconds, 2)) s, "
+                + "sys \(Self.fixed(resources.systemSeconds, 2)) s, peak RSS \(resources.maxRSSKiB / 1024) MiB")
+        fflush(nil)
+        if status.counts.dead > 0 {
+            print(timing.joined(separator: ", "))
+            throw ExitCode(2)
+        }
         // Reduce the ledger's accepted outputs, load the warehouse and build the models.
-        guard !noLoad else { return }
+        guard !noLoad else {
+            print(timing.joined(separator: ", ") + ", total \(Self.fixed(Self.seconds(ContinuousClock.now - started), 2)) s")
+            return
+        }
         var options = WarehouseOptions()
         options.databaseURL = databaseURL
         options.schema = schema
         options.warehouseSuffix = warehouseSuffix
         options.logLevel = logLevel
         let logger = ClusterSupport.logger("webtoon.run", level: logLevel)
+        var phase = ContinuousClock.now
+        func lap(_ name: String) {
+            let now = ContinuousClock.now
+            timing.append("\(name) \(Self.fixed(Self.seconds(now - phase), 2)) s")
+            phase = now
+        }
         _ = try await ReducePipeline.reduce(
             run: status.id.rawValue, dataRoot: rootPath, memoryBudget: memoryBudget, options: options, logger: logger)
+        lap("reduce")
         _ = try await ReducePipeline.load(run: status.id.rawValue, dataRoot: rootPath, options: options, logger: logger)
+        lap("load")
         try await ReducePipeline.buildModels(options: options, logger: logger)
+        lap("models")
+        print(timing.joined(separator: ", ") + ", total \(Self.fixed(Self.seconds(ContinuousClock.now - started), 2)) s")
+    }
+
+    /// Where a run's wall time went, from the ledger's own timestamps: start-up (simulator, coordinator
+    /// migrations) until the run was created, the crawl (run created → finished, as the ledger recorded it), the
+    /// supervisor noticing the end, and stopping the processes.
+    static func crawlTiming(_ status: RunStatus, startedWall: Timestamp, untilFinishSeen: Duration, stopping: Duration) -> [String] {
+        guard let finished = status.finishedAt else { return ["timing: the run has no finish time"] }
+        // With --resume the run may have been created by an earlier invocation: count the crawl from our start.
+        let created = max(status.createdAt, startedWall)
+        let crawl = Double(finished.millis(since: created)) / 1000
+        let startup = Double(created.millis(since: startedWall)) / 1000
+        let noticed = max(0, seconds(untilFinishSeen) - startup - crawl)
+        return [
+            "timing: start-up \(fixed(startup, 2)) s",
+            "crawl \(fixed(crawl, 2)) s (\(fixed(Double(status.totals.stats.requests) / max(crawl, 0.001), 0)) requests/s)",
+            "end noticed \(fixed(noticed, 2)) s", "stop \(fixed(seconds(stopping), 2)) s",
+        ]
     }
 
     /// Waits for the run to finish (showing progress), or for SIGINT/SIGTERM, or for the coordinator to die.

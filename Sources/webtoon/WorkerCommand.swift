@@ -42,6 +42,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Units run at once.")
     var concurrency: Int = 4
 
+    @Option(help: "Units leased ahead of a free slot (started as soon as a running unit ends).")
+    var prefetch: Int = 2
+
+    @Option(name: .customLong("max-in-flight"), help: "Requests in flight per platform across this worker's units (default: the catalog's maxConcurrency, 5 Naver / 8 Kakao; raise it only for the simulator).")
+    var maxInFlight: Int?
+
+    @Option(name: .customLong("episode-parallelism"), help: "Episodes of one episode unit fetched at once.")
+    var episodeParallelism: Int = 4
+
     @Option(help: "Platforms this worker serves.")
     var platforms: String = "naver,kakao"
 
@@ -66,6 +75,9 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         do { _ = try DataRoot(url: dataRoot) } catch { throw ValidationError("--data-root: \(error.detail)") }
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...256") }
+        guard (0...256).contains(prefetch) else { throw ValidationError("--prefetch must be in 0...256") }
+        if let maxInFlight, !(1...1_000).contains(maxInFlight) { throw ValidationError("--max-in-flight must be in 1...1000") }
+        guard (1...1_000).contains(episodeParallelism) else { throw ValidationError("--episode-parallelism must be in 1...1000") }
         _ = try ClusterSupport.platforms(platforms)
         if let id, WorkerID(rawValue: id) == nil { throw ValidationError("--id must match [a-z0-9._-]{1,64}") }
         try ClusterSupport.validateLogLevel(logLevel)
@@ -82,20 +94,22 @@ struct WorkerCommand: AsyncParsableCommand {
         for platform in served {
             var catalog = try CrawlCommand.loadCatalog(platform, directory: catalogDirectory)
             if let baseURL { catalog = try catalog.overridingBaseURL(baseURL) }
+            if let maxInFlight { catalog = catalog.withPoliteness(maxConcurrency: maxInFlight) }
             catalogs.append(catalog)
         }
         var configuration = HTTPClient.Configuration()
-        let connections = max(1, concurrency * catalogs.map(\.politeness.maxConcurrency).max()!)
+        // Enough connections for every platform's in-flight cap at once (against the simulator they share a host).
+        let connections = max(1, catalogs.map(\.politeness.maxConcurrency).reduce(0, +))
         configuration.maxConnectionsPerHost = connections
         configuration.maxTotalConnections = connections
         let client = try HTTPClient(configuration: configuration, logger: logger)
         let executor = CrawlUnitExecutor(
-            dataRoot: root, catalogs: catalogs, http: client, logger: logger)
+            dataRoot: root, catalogs: catalogs, http: client, episodeParallelism: episodeParallelism, logger: logger)
         let workerID = try id.flatMap(WorkerID.init(rawValue:)) ?? Self.defaultID()
         let worker = try WorkerService(
             settings: WorkerSettings(
                 coordinatorURL: coordinator, tls: tls, secret: secret, id: workerID, capacity: concurrency,
-                platforms: served.map(\.rawValue), softwareVersion: WebtoonVersion.string),
+                prefetch: prefetch, platforms: served.map(\.rawValue), softwareVersion: WebtoonVersion.string),
             executor: executor, logger: logger)
         print("worker \(workerID) dialing \(coordinator), data root \(root)")
         fflush(nil)
@@ -108,9 +122,11 @@ struct WorkerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             await client.shutdown()
+            ClusterSupport.logResources(logger, role: "worker", requests: worker.reportedStats.requests)
             throw error
         }
         await client.shutdown()
+        ClusterSupport.logResources(logger, role: "worker", requests: worker.reportedStats.requests)
     }
 
     static func defaultID() throws -> WorkerID {

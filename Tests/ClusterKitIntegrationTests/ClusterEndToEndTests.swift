@@ -328,6 +328,46 @@ final class TreeExecutor: UnitExecutor {
         }
     }
 
+    /// A worker runs at most `capacity` units at once and leases `prefetch` more ahead: with capacity 1 and prefetch
+    /// 2 it holds three leases while one unit runs; the queued ones start one at a time as slots free, the run
+    /// finishes, and its reported request counters add up.
+    @Test func prefetchedUnitsWaitForAFreeSlot() async throws {
+        try await withScratchSchema { connection, schema in
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let settings = CoordinatorSettings(
+                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
+                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
+            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
+            let (listening, listened) = AsyncStream.makeStream(of: String.self)
+            let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
+            let address = try #require(await listening.first { _ in true })
+            let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
+            try await service.createRun(spec, roots: (0..<4).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
+
+            let executor = GatedExecutor()
+            let worker = try WorkerService(
+                settings: WorkerSettings(
+                    coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: "prefetching")!, capacity: 1, prefetch: 2,
+                    platforms: ["naver"], requestTimeout: .seconds(2)),
+                executor: executor, logger: Logger(label: "w"))
+            let workerTask = Task { try await worker.run() }
+            try await waitUntil(timeout: .seconds(20)) { (try await service.status()).inFlight == 3 && executor.counts.started == 1 }
+            #expect(executor.counts.started == 1, "prefetched units wait for a free slot")
+            #expect(try await service.status().workers.first?.capacity == 3, "the hello announces capacity + prefetch")
+
+            executor.open()
+            try await waitUntil(timeout: .seconds(20)) { (try await service.status()).runs.first?.state == .finished }
+            #expect(executor.counts.started == 4)
+            #expect(executor.counts.peak == 1, "never more than capacity units at once")
+            try await waitUntil(timeout: .seconds(5)) { worker.reportedStats.requests == 4 }
+            worker.drain()
+            try await workerTask.value
+
+            coordinatorTask.cancel()
+            _ = await coordinatorTask.result
+        }
+    }
+
     /// Runs `body` with a connection and a fresh schema name; the schema is dropped and the connection closed
     /// whether `body` returns or throws.
     func withScratchSchema(_ body: (PGConnection, String) async throws -> Void) async throws {
@@ -435,4 +475,25 @@ final class ProtocolPeer: Sendable {
     }
 
     func close() { socket.close() }
+}
+
+/// Holds every unit until `open()`; counts starts and the most units running at once.
+final class GatedExecutor: UnitExecutor {
+    struct Counts { var running = 0, peak = 0, started = 0 }
+    private let state = Mutex((counts: Counts(), open: false))
+    var counts: Counts { state.withLock { $0.counts } }
+    func open() { state.withLock { $0.open = true } }
+
+    func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
+        state.withLock {
+            $0.counts.started += 1
+            $0.counts.running += 1
+            $0.counts.peak = max($0.counts.peak, $0.counts.running)
+        }
+        defer { state.withLock { $0.counts.running -= 1 } }
+        while !state.withLock({ $0.open }) {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { return .failed(error: "cancelled", retryable: true, stats: .zero) }
+        }
+        return .completed(manifest: .empty, children: [], stats: TaskStats(requests: 1))
+    }
 }
