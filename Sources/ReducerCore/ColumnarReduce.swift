@@ -1,5 +1,6 @@
 import Logging
 import ParquetKit
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -9,22 +10,26 @@ import ParquetKit
 
 /// glibc returns every freed block above its (adaptive) mmap threshold to the kernel, so each decoded row group
 /// and sort buffer comes back as fresh zeroed pages: a third of the CPU time went to page faults. Blocks up to
-/// 32 MiB now come from the heap, and up to 256 MiB of free heap is kept for reuse (a bounded, process-wide
-/// setting, made once).
-private let allocatorTuned: Bool = {
+/// 32 MiB now come from the heap, and free heap is kept for reuse — at most a quarter of the memory budget (8 to
+/// 256 MiB), so the retained memory stays proportional to what the caller allowed. Process-wide, set once, by the
+/// first columnar reduce.
+private let allocatorTuning = Mutex(false)
+
+private func tuneAllocator(forBudget budget: Int) {
+    guard !allocatorTuning.withLock({ done in defer { done = true }; return done }) else { return }
     #if canImport(Glibc)
         // malloc.h is not in the Glibc module: look mallopt up (M_TRIM_THRESHOLD -1, M_TOP_PAD -2,
         // M_MMAP_THRESHOLD -3).
         typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
         if let symbol = dlsym(nil, "mallopt") {
             let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-            _ = mallopt(-3, 32 << 20)
-            _ = mallopt(-1, 256 << 20)
-            _ = mallopt(-2, 64 << 20)
+            let retained = min(256 << 20, max(8 << 20, budget / 4))
+            _ = mallopt(-3, Int32(min(32 << 20, max(1 << 20, budget / 32))))
+            _ = mallopt(-1, Int32(retained))
+            _ = mallopt(-2, Int32(min(64 << 20, retained / 4)))
         }
     #endif
-    return true
-}()
+}
 
 /// Receives each key's winner, in key order, from the columnar sort.
 protocol WinnerSink: AnyObject {
@@ -60,7 +65,7 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     init(layout: ColumnarLayout, configuration: ExternalSortConfiguration, logger: Logger) throws(ReducerError) {
         try configuration.validate()
-        _ = allocatorTuned
+        tuneAllocator(forBudget: configuration.memoryBudget)
         self.layout = layout
         self.configuration = configuration
         self.logger = logger
