@@ -189,7 +189,10 @@ public final class WorkerService: Sendable {
                 .receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true), .reconnectMinimum(.milliseconds(100)),
                 .reconnectMaximum(.seconds(5)), .requestResendTime(nil))
             try socket.dial(settings.coordinatorURL, tls: settings.tls)
-            try await hello(socket)
+            guard try await helloUnlessDrained(socket) else {
+                logger.info("worker drained before the coordinator answered its hello; leaving", metadata: ["worker": "\(settings.id)"])
+                return
+            }
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await self.heartbeatLoop(socket) }
@@ -208,6 +211,24 @@ public final class WorkerService: Sendable {
             let releasing = shared.state.withLock { $0.releasing }
             _ = try await call(socket, .goodbye(Goodbye(releasing: releasing)))
             logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
+        }
+    }
+
+    /// Says hello, unless a drain comes first: a worker that dialed before the coordinator listened may still be
+    /// retrying its hello when it is asked to stop, and holds nothing, so it just leaves. Returns whether it is
+    /// registered.
+    private func helloUnlessDrained(_ socket: NNGSocket) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.hello(socket)
+                return true
+            }
+            group.addTask {
+                while !self.shared.state.withLock({ $0.draining }) { try await Task.sleep(for: .milliseconds(50)) }
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
         }
     }
 

@@ -368,6 +368,27 @@ final class TreeExecutor: UnitExecutor {
         }
     }
 
+    /// A worker whose coordinator never answers its hello (nobody listens yet) still stops when drained, as on
+    /// SIGTERM: before, it kept retrying the hello and had to be killed.
+    @Test func workerDrainedBeforeItsHelloLeaves() async throws {
+        let probe = try NNGSocket(.rep)
+        let port = try #require(try probe.listen("tcp://127.0.0.1:0").port)
+        #expect(await probe.close(waitingAtMost: .seconds(5)))
+        let worker = try WorkerService(
+            settings: WorkerSettings(coordinatorURL: "tcp://127.0.0.1:\(port)", secret: Self.secret, id: WorkerID(rawValue: "early")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(30)),
+            executor: StuckExecutor(), logger: Logger(label: "w"))
+        let finished = Mutex(false)
+        let task = Task {
+            try await worker.run()
+            finished.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!finished.withLock { $0 }, "nobody answers, so the worker is still saying hello")
+        worker.drain()
+        try await waitUntil(timeout: .seconds(20)) { finished.withLock { $0 } }
+        try await task.value
+    }
+
     /// Runs `body` with a connection and a fresh schema name; the schema is dropped and the connection closed
     /// whether `body` returns or throws.
     func withScratchSchema(_ body: (PGConnection, String) async throws -> Void) async throws {
