@@ -300,20 +300,17 @@ actor CoordinatorState {
     func status(now: Timestamp) async throws -> ClusterStatus {
         var status = core.status(now: now)
         status.rejected = gate.rejections.byName
-        try await waitCommitted(appliedSeq)
-        return status
+        return try await onceCommitted(status)
     }
 
-    func summary(run: RunID) async throws -> RunSummary? {
-        let summary = core.summary(run: run)
-        try await waitCommitted(appliedSeq)
-        return summary
-    }
+    func summary(run: RunID) async throws -> RunSummary? { try await onceCommitted(core.summary(run: run)) }
 
-    func history() async throws -> [RunID: DepthHistory] {
-        let history = core.history
+    func history() async throws -> [RunID: DepthHistory] { try await onceCommitted(core.history) }
+
+    /// Returns `value`, read from memory just now, once every change applied so far is committed.
+    private func onceCommitted<T: Sendable>(_ value: T) async throws -> T {
         try await waitCommitted(appliedSeq)
-        return history
+        return value
     }
 
     private var announcedFinished: Set<RunID>?
@@ -325,9 +322,7 @@ actor CoordinatorState {
         let fresh = announcedFinished.map { finishedNow.subtracting($0) } ?? []
         announcedFinished = finishedNow
         let stalls = core.ledger.runs.keys.sorted().compactMap { run in core.stall(run: run, now: now).map { (run, $0) } }
-        let finished = fresh.sorted().compactMap { core.summary(run: $0) }
-        try await waitCommitted(appliedSeq)
-        return (finished, stalls)
+        return try await onceCommitted((fresh.sorted().compactMap { core.summary(run: $0) }, stalls))
     }
 
     /// Marks pending changes with a new sequence number and wakes the committer. Returns the commit that must
