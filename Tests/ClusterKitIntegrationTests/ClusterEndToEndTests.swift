@@ -78,9 +78,7 @@ final class TreeExecutor: UnitExecutor {
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: "2026-11-25")
             let run = spec.defaultID
             let first = CoordinatorService(settings: settings, store: store, logger: logger)
-            let (listening, listened) = AsyncStream.makeStream(of: String.self)
-            let firstTask = Task { try await first.run(onListening: { listened.yield($0) }) }
-            _ = await listening.first { _ in true }
+            let (firstTask, _) = try await startListening(first)
             try await first.createRun(spec, roots: ["naver", "kakao"].map { try UnitSeed(kind: "list", platform: $0, key: "\($0)-list", payload: []) })
 
             // A worker that leases and dies: it never heartbeats, completes or says goodbye.
@@ -138,9 +136,7 @@ final class TreeExecutor: UnitExecutor {
         try await withScratchSchema { connection, schema in
             let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
             let service = CoordinatorService(settings: CoordinatorSettings(listenURL: "tcp://127.0.0.1:0", secret: Self.secret), store: store, logger: Logger(label: "c"))
-            let (listening, listened) = AsyncStream.makeStream(of: String.self)
-            let task = Task { try await service.run(onListening: { listened.yield($0) }) }
-            let address = try #require(await listening.first { _ in true })
+            let (task, address) = try await startListening(service)
 
             let socket = try NNGSocket(.req)
             defer { socket.close() }
@@ -170,9 +166,7 @@ final class TreeExecutor: UnitExecutor {
                 listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
                 core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
             let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (listening, listened) = AsyncStream.makeStream(of: String.self)
-            let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
-            let address = try #require(await listening.first { _ in true })
+            let (coordinatorTask, address) = try await startListening(service)
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: (0..<3).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
 
@@ -206,9 +200,7 @@ final class TreeExecutor: UnitExecutor {
             let url = try #require(ProcessInfo.processInfo.environment["DATABASE_URL"])
             let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
             let service = CoordinatorService(settings: CoordinatorSettings(listenURL: "tcp://127.0.0.1:0", secret: Self.secret), store: store, logger: Logger(label: "c"))
-            let (listening, listened) = AsyncStream.makeStream(of: String.self)
-            let task = Task { try await service.run(onListening: { listened.yield($0) }) }
-            let address = try #require(await listening.first { _ in true })
+            let (task, address) = try await startListening(service)
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: [try UnitSeed(kind: "title", platform: "naver", key: "t0", payload: [])])
 
@@ -269,9 +261,7 @@ final class TreeExecutor: UnitExecutor {
                 listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
                 core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000, maxAttempts: 1), idlePollMillis: 50), tickMillis: 50)
             let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (listening, listened) = AsyncStream.makeStream(of: String.self)
-            let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
-            let address = try #require(await listening.first { _ in true })
+            let (coordinatorTask, address) = try await startListening(service)
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: (0..<6).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
 
@@ -338,9 +328,7 @@ final class TreeExecutor: UnitExecutor {
                 listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
                 core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
             let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (listening, listened) = AsyncStream.makeStream(of: String.self)
-            let coordinatorTask = Task { try await service.run(onListening: { listened.yield($0) }) }
-            let address = try #require(await listening.first { _ in true })
+            let (coordinatorTask, address) = try await startListening(service)
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: (0..<4).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
 
@@ -406,18 +394,19 @@ final class TreeExecutor: UnitExecutor {
         await connection.close()
     }
 
+    /// Starts `service` in a task and waits until it listens; returns the task and the bound address.
+    func startListening(_ service: CoordinatorService) async throws -> (Task<Void, any Error>, String) {
+        let (listening, listened) = AsyncStream.makeStream(of: String.self)
+        let task = Task { try await service.run(onListening: { listened.yield($0) }) }
+        let address = try #require(await listening.first { _ in true })
+        return (task, address)
+    }
+
     func ghostLease(address: String, units: Int) async throws -> [GrantedUnit] {
-        let socket = try NNGSocket(.req)
-        defer { socket.close() }
-        try await socket.connect(address)
-        let codec = try WireCodec(secret: Self.secret)
-        var rng = SystemRandomNumberGenerator()
-        func call(_ message: ClusterMessage) async throws -> ClusterMessage {
-            try await socket.send(try codec.encode(Envelope(id: MessageID.random(using: &rng), sender: WorkerID(rawValue: "ghost")!, sentAt: systemTimestamp(), message: message)), timeout: .seconds(5))
-            return try codec.decode(try await socket.receive(timeout: .seconds(5))).message
-        }
-        _ = try await call(.hello(Hello(capacity: units, platforms: ["naver", "kakao"], softwareVersion: "ghost")))
-        guard case .leaseGrant(let grant) = try await call(.leaseRequest(LeaseRequest(maxUnits: units, platforms: ["naver", "kakao"]))) else { return [] }
+        let ghost = try await ProtocolPeer(address: address, secret: Self.secret, name: "ghost")
+        defer { ghost.close() }
+        _ = try await ghost.call(.hello(Hello(capacity: units, platforms: ["naver", "kakao"], softwareVersion: "ghost")), timeout: .seconds(5))
+        guard case .leaseGrant(let grant) = try await ghost.call(.leaseRequest(LeaseRequest(maxUnits: units, platforms: ["naver", "kakao"])), timeout: .seconds(5)) else { return [] }
         return grant.units
     }
 
