@@ -61,30 +61,6 @@ import WebtoonTestSupport
         return Crawl(records: summary.records, truth: truth)
     }
 
-    /// Writes `batch` as one unit's accepted files (one per table and partition) and returns their manifest.
-    static func write(_ batch: RecordBatch, unit: String, root: String) throws -> [UnitFile] {
-        var files: [UnitFile] = []
-        for (key, rows) in CrawlRows.rows(of: batch) {
-            let relative =
-                "optimized/\(key.table.rawValue)/year=2026/month=11/day=25/platform=\(key.platform.rawValue)/part-\(unit)-a1.parquet"
-            let path = root + "/" + relative
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let writer = try ParquetWriter(path: path, schema: key.table.schema)
-            for row in rows { try writer.append(row: row) }
-            _ = try writer.close()
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-            files.append(
-                UnitFile(
-                    unit: unit,
-                    file: OutputFile(
-                        path: relative, table: key.table.rawValue, rows: Int64(rows.count), bytes: Int64(data.count),
-                        sha256: digest)))
-        }
-        return files
-    }
-
     @Test func commentsOfARealCrawlReachTheWarehouseAndTheTreeReadsInDuckDB() async throws {
         let crawl = try await Self.crawl()
         let comments = crawl.records.comments
@@ -118,8 +94,8 @@ import WebtoonTestSupport
             let stale = refetch(-60_000, likes: 5000)
             #expect(again.episodeStats.count == 10)
             let files =
-                try Self.write(crawl.records, unit: "a", root: root) + Self.write(again, unit: "b", root: root)
-                + Self.write(stale, unit: "c", root: root)
+                try writeAcceptedFiles(crawl.records, unit: "a", root: root) + writeAcceptedFiles(again, unit: "b", root: root)
+                + writeAcceptedFiles(stale, unit: "c", root: root)
             let runID = "\(Self.date).daily.kakao+naver"
             let reducer = RunReducer(
                 dataRoot: try DataRoot(url: "file://" + root), memoryBudget: 8 << 20, logger: testLogger)

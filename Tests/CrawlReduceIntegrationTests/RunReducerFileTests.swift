@@ -13,28 +13,6 @@ import WebtoonCore
 @Suite struct RunReducerFileTests {
     static let date = CrawlDate("2026-11-25")!
 
-    /// Writes the records of one unit as the worker would (one file per table and partition) and returns the manifest.
-    func write(_ batch: RecordBatch, unit: String, root: String) throws -> [UnitFile] {
-        var files: [UnitFile] = []
-        for (key, rows) in CrawlRows.rows(of: batch) {
-            let relative =
-                "optimized/\(key.table.rawValue)/year=2026/month=11/day=25/platform=\(key.platform.rawValue)/part-\(unit)-a1.parquet"
-            let path = root + "/" + relative
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let writer = try ParquetWriter(path: path, schema: key.table.schema)
-            for row in rows { try writer.append(row: row) }
-            _ = try writer.close()
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-            files.append(
-                UnitFile(
-                    unit: unit,
-                    file: OutputFile(path: relative, table: key.table.rawValue, rows: Int64(rows.count), bytes: Int64(data.count), sha256: digest)))
-        }
-        return files
-    }
-
     func episode(_ id: Int64) -> EpisodeRecord {
         EpisodeRecord(
             platform: .naver, titleId: 7, episodeId: id, no: id, title: "\(id)화", publishedDate: CrawlDate("2026-11-0\(id)"),
@@ -61,7 +39,8 @@ import WebtoonCore
         u1.episodeStats = [stats(1, likes: 10)]
         var u2 = RecordBatch()
         u2.episodeStats = [stats(2, likes: 20)]
-        let files = try write(list, unit: "list", root: root) + write(u1, unit: "u1", root: root) + write(u2, unit: "u2", root: root)
+        let files = try writeAcceptedFiles(list, unit: "list", root: root) + writeAcceptedFiles(u1, unit: "u1", root: root)
+            + writeAcceptedFiles(u2, unit: "u2", root: root)
 
         let reducer = RunReducer(dataRoot: try DataRoot(url: "file://" + root), memoryBudget: 4 << 20, logger: testLogger)
         let summary = try reducer.reduce(files: files, runID: "2026-11-25.full.naver")
@@ -105,7 +84,7 @@ import WebtoonCore
             ]
             batch.episodes = [episode(1), episode(2)]
             batch.episodeStats = [stats(1, likes: likes), stats(2, likes: likes)]
-            return try write(batch, unit: "u-\(name)", root: root)
+            return try writeAcceptedFiles(batch, unit: "u-\(name)", root: root)
         }
         let processed = root + "/processed"
         func snapshot() throws -> [String: Data] {
