@@ -55,10 +55,7 @@ final class ColumnarReduce<Row: ParquetRow> {
     private let buffer = Gatherer()
     private var entries: [SortEntry] = []
     private var bufferedBytes = 0
-    private var directory: String?
-    private var runs: [String] = []
-    private var liveFiles: Set<String> = []
-    private var runSerial = 0
+    private let runs: SpillRuns
     /// Largest decoded chunk written to a run, which sets how many runs one merge pass can hold.
     private var largestChunkBytes = 0
     private(set) var statistics = ExternalSortStatistics()
@@ -69,17 +66,7 @@ final class ColumnarReduce<Row: ParquetRow> {
         self.layout = layout
         self.configuration = configuration
         self.logger = logger
-    }
-
-    deinit { removeSpillFiles() }
-
-
-    private func removeSpillFiles() {
-        for file in liveFiles { unlink(file) }
-        liveFiles.removeAll()
-        runs.removeAll()
-        if let directory { rmdir(directory) }
-        directory = nil
+        runs = SpillRuns(parent: configuration.spillDirectory, blockBytes: configuration.blockBytes)
     }
 
     private func cost(rows: Int, bytes: Int) -> Int { bytes + rows * 2 * SortEntry.bytes }
@@ -187,22 +174,8 @@ final class ColumnarReduce<Row: ParquetRow> {
         return best
     }
 
-    private func makeDirectory() throws(ReducerError) -> String {
-        if let directory { return directory }
-        var template = Array("\(configuration.spillDirectory)/webtoon-sort-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard made != nil else { throw posixError("create spill folder", configuration.spillDirectory) }
-        let path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-        directory = path
-        return path
-    }
-
     private func newRun() throws -> RunSink {
-        let folder = try makeDirectory()
-        runSerial += 1
-        let writer = try SpillWriter(path: "\(folder)/run-\(runSerial).bin", blockBytes: configuration.blockBytes)
-        runs.append(writer.path)
-        liveFiles.insert(writer.path)
+        let writer = try runs.newWriter()
         return try RunSink(writer: writer, layout: layout, maxRecordBytes: configuration.maxRecordBytes)
     }
 
@@ -231,9 +204,9 @@ final class ColumnarReduce<Row: ParquetRow> {
         defer {
             entries = []
             buffer.removeAll()
-            removeSpillFiles()
+            runs.removeAll()
         }
-        if runs.isEmpty {
+        if runs.pending.isEmpty {
             try emitBufferedWinners(to: sink)
             try sink.finish(from: buffer)
             return
@@ -242,17 +215,16 @@ final class ColumnarReduce<Row: ParquetRow> {
         // One decoded chunk plus its entries per run, within half the budget (the rest is for the output).
         let perRun = max(1, cost(rows: ColumnarLayout.chunkRows, bytes: largestChunkBytes))
         let fanIn = max(2, min(1024, configuration.memoryBudget / 2 / perRun))
-        while runs.count > fanIn {
-            let group = Array(runs.prefix(fanIn))
-            runs.removeFirst(fanIn)
+        while runs.pending.count > fanIn {
+            let group = runs.take(fanIn)
             let run = try newRun()
             try merge(group, into: run)
+            runs.remove(group)
             try run.finish(from: run.gatherer)
             statistics.spilledBytes += run.writer.bytesWritten
             statistics.mergePasses += 1
         }
-        let group = runs
-        runs.removeAll()
+        let group = runs.take()
         let gatherer = Gatherer()
         try merge(group, into: sink, gatherer: gatherer)
         try sink.finish(from: gatherer)

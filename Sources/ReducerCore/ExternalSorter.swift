@@ -81,12 +81,7 @@ public final class ExternalSorter {
     private let arenaCapacity: Int
     private var used = 0
     private var count = 0
-    private var directory: String?
-    /// Runs waiting to be merged, oldest first.
-    private var runs: [String] = []
-    /// Every spill file that exists on disk, removed on finish, on error and on deinit.
-    private var liveFiles: Set<String> = []
-    private var runSerial = 0
+    private let runs: SpillRuns
     private var finished = false
     private var statistics = ExternalSortStatistics()
 
@@ -98,21 +93,14 @@ public final class ExternalSorter {
     {
         try configuration.validate()
         self.configuration = configuration
+        runs = SpillRuns(parent: configuration.spillDirectory, blockBytes: configuration.blockBytes)
         self.logger = logger
         arenaCapacity = configuration.memoryBudget & ~7
     }
 
     deinit {
         arena?.deallocate()
-        removeSpillFiles()
-    }
-
-    private func removeSpillFiles() {
-        for file in liveFiles { unlink(file) }
-        liveFiles.removeAll()
         runs.removeAll()
-        if let directory { rmdir(directory) }
-        directory = nil
     }
 
     /// Adds one record. `key` orders and identifies it (memcmp order); among equal keys the highest `version` wins.
@@ -165,29 +153,10 @@ public final class ExternalSorter {
         }
     }
 
-    private func makeDirectory() throws(ReducerError) -> String {
-        if let directory { return directory }
-        var template = Array("\(configuration.spillDirectory)/webtoon-sort-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard made != nil else { throw posixError("create spill folder", configuration.spillDirectory) }
-        let path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-        directory = path
-        return path
-    }
-
-    private func newRunWriter() throws(ReducerError) -> SpillWriter {
-        let folder = try makeDirectory()
-        runSerial += 1
-        let writer = try SpillWriter(path: "\(folder)/run-\(runSerial).bin", blockBytes: configuration.blockBytes)
-        runs.append(writer.path)
-        liveFiles.insert(writer.path)
-        return writer
-    }
-
     /// Sorts the buffer, writes its winners as one run and empties the buffer.
     private func spill() throws(ReducerError) {
         guard count > 0 else { return }
-        let writer = try newRunWriter()
+        let writer = try runs.newWriter()
         try forEachBufferedWinner { (record) throws(ReducerError) in try writer.append(record) }
         try writer.finish()
         statistics.spilledRuns += 1
@@ -249,10 +218,7 @@ public final class ExternalSorter {
             if !heap.isEmpty { siftDown(0) }
         }
         readers.removeAll()
-        for path in paths {
-            unlink(path)
-            liveFiles.remove(path)
-        }
+        runs.remove(paths)
     }
 
     /// Emits every key's winner in key order, then releases memory and spill files. `key` and `payload` are valid only
@@ -267,32 +233,29 @@ public final class ExternalSorter {
         defer {
             arena?.deallocate()
             arena = nil
-            removeSpillFiles()
+            runs.removeAll()
         }
         var emitted = 0
         let emit = { (record: UnsafeRawPointer) throws in
             emitted += 1
             try body(SortRecord.key(record), SortRecord.version(record), SortRecord.payload(record))
         }
-        if runs.isEmpty {
+        if runs.pending.isEmpty {
             try forEachBufferedWinner(emit)
         } else {
             try spill()
             arena?.deallocate()
             arena = nil
             let fanIn = configuration.mergeFanIn
-            while runs.count > fanIn {
-                let group = Array(runs.prefix(fanIn))
-                runs.removeFirst(fanIn)
-                let writer = try newRunWriter()
+            while runs.pending.count > fanIn {
+                let group = runs.take(fanIn)
+                let writer = try runs.newWriter()
                 try merge(group) { record in try writer.append(record) }
                 try writer.finish()
                 statistics.spilledBytes += writer.bytesWritten
                 statistics.mergePasses += 1
             }
-            let group = runs
-            runs.removeAll()
-            try merge(group, emit)
+            try merge(runs.take(), emit)
             statistics.mergePasses += 1
         }
         statistics.outputRecords = emitted

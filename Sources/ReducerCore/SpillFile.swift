@@ -287,3 +287,63 @@ final class SpillReader {
         current = record
     }
 }
+
+/// The run files of one external sort: a private folder under the spill directory, made on first use; runs in the
+/// order written; each run deleted once merged; everything deleted at the end (also on error and deinit).
+final class SpillRuns {
+    private let parent: String
+    private let blockBytes: Int
+    private var directory: String?
+    private var serial = 0
+    /// Every run file that exists on disk.
+    private var live: Set<String> = []
+    /// Runs written and not merged yet, oldest first.
+    private(set) var pending: [String] = []
+
+    init(parent: String, blockBytes: Int) {
+        self.parent = parent
+        self.blockBytes = blockBytes
+    }
+
+    deinit { removeAll() }
+
+    /// A writer for a new run, queued last for merging.
+    func newWriter() throws(ReducerError) -> SpillWriter {
+        let folder = try makeDirectory()
+        serial += 1
+        let writer = try SpillWriter(path: "\(folder)/run-\(serial).bin", blockBytes: blockBytes)
+        pending.append(writer.path)
+        live.insert(writer.path)
+        return writer
+    }
+
+    /// Takes the oldest `count` pending runs (all of them when nil) for one merge.
+    func take(_ count: Int? = nil) -> [String] {
+        let taken = Array(pending.prefix(count ?? pending.count))
+        pending.removeFirst(taken.count)
+        return taken
+    }
+
+    /// Deletes runs that have been merged, so a multi-pass merge never holds more than one pass on disk.
+    func remove(_ paths: [String]) {
+        for path in paths where live.remove(path) != nil { unlink(path) }
+    }
+
+    func removeAll() {
+        for file in live { unlink(file) }
+        live.removeAll()
+        pending.removeAll()
+        if let directory { rmdir(directory) }
+        directory = nil
+    }
+
+    private func makeDirectory() throws(ReducerError) -> String {
+        if let directory { return directory }
+        var template = Array("\(parent)/webtoon-sort-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw posixError("create spill folder", parent) }
+        let path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        directory = path
+        return path
+    }
+}
