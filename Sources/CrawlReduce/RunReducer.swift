@@ -68,13 +68,7 @@ public struct RunReducer: Sendable {
 
     /// Runs `reduce` on its own thread so the cooperative pool never blocks on file I/O.
     public func reduceOnDedicatedThread(outputs: [AcceptedOutput], runID: String) async throws -> RunReduceSummary {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RunReduceSummary, any Error>) in
-            let thread = Thread {
-                continuation.resume(with: Result { try self.reduce(outputs: outputs, runID: runID) })
-            }
-            thread.name = "webtoon-reduce"
-            thread.start()
-        }
+        try await onDedicatedThread(name: "webtoon-reduce") { try self.reduce(outputs: outputs, runID: runID) }
     }
 
     /// Blocking. `runID` is the cluster run id (it names the processed files after filtering to `[A-Za-z0-9_-]`).

@@ -26,17 +26,6 @@ public struct ProcessedSlicePlan: Sendable, Hashable {
     public var rows: Int
 }
 
-/// Runs blocking `body` (file I/O) on a new thread and returns its result, so the cooperative pool never waits on it.
-public func onDedicatedThread<T: Sendable>(
-    name: String = "webtoon-io", _ body: @escaping @Sendable () throws -> T
-) async throws -> T {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = name
-        thread.start()
-    }
-}
-
 /// The result of loading one (snapshot date, platform) slice of one table.
 public struct LoadResult: Sendable, Hashable {
     public var table: ProcessedTable
@@ -182,12 +171,6 @@ public final class SliceWriter<Row: WarehouseRow> {
     }
 }
 
-/// `value` in decimal, zero-padded to `width` digits.
-func digits(_ value: Int, _ width: Int) -> String {
-    let text = String(value)
-    return String(repeating: "0", count: max(0, width - text.count)) + text
-}
-
 func required<T>(_ value: T?, _ table: ProcessedTable, _ detail: String) throws(WarehouseError) -> T {
     guard let value else {
         throw WarehouseError(code: .unexpectedResponse, operation: "load \(table)", subject: "\(table)", detail: detail)
@@ -257,8 +240,7 @@ public struct WarehouseLoader: Sendable {
         let table = schema + "." + quoteIdentifier(Row.table.rawValue)
         let parentName = "\(Row.table.rawValue)_\(platform)"
         let parent = schema + "." + quoteIdentifier(parentName)
-        let (year, month, dayOfMonth) = snapshotDate.components
-        let leafPrefix = parentName + "_" + digits(year, 4) + digits(month, 2) + digits(dayOfMonth, 2) + "_"
+        let leafPrefix = parentName + "_" + snapshotDate.description.filter { $0 != "-" } + "_"
         // Platform is one of two constants and the day is digits and dashes: safe as DDL literals (DDL takes no
         // bind parameters).
         let bound = "'\(snapshotDate)'"
