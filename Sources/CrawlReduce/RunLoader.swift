@@ -63,7 +63,6 @@ public struct RunLoader: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         var finishedRows = 0
-        var lastSlice: ProcessedSlicePlan?
         func report(_ plan: ProcessedSlicePlan, sliceRows: Int) {
             guard let progress else { return }
             let elapsed = (clock.now - started) / .seconds(1)
@@ -77,31 +76,22 @@ public struct RunLoader: Sendable {
         }
         var results: [LoadResult] = []
         for plan in plans {
-            let sliceProgress: (LoadProgress) -> Void = { report(plan, sliceRows: $0.rows) }
-            let result: LoadResult
-            switch plan.table {
-            case .titles:
-                result = try await loader.loadPlannedSlice(
-                    TitleRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
-                    progress: sliceProgress)
-            case .genres:
-                result = try await loader.loadPlannedSlice(
-                    GenreRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
-                    progress: sliceProgress)
-            case .episodes:
-                result = try await loader.loadPlannedSlice(
-                    EpisodeRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
-                    progress: sliceProgress)
-            case .comments:
-                result = try await loader.loadPlannedSlice(
-                    CommentRow.self, plan, on: connection, runID: runID, progressInterval: progressInterval,
-                    progress: sliceProgress)
+            nonisolated(nonsending) func load<Row: WarehouseRow & ParquetRow>(_ type: Row.Type) async throws -> LoadResult {
+                try await loader.loadPlannedSlice(
+                    type, plan, on: connection, runID: runID, progressInterval: progressInterval,
+                    progress: { report(plan, sliceRows: $0.rows) })
             }
+            let result =
+                switch plan.table {
+                case .titles: try await load(TitleRow.self)
+                case .genres: try await load(GenreRow.self)
+                case .episodes: try await load(EpisodeRow.self)
+                case .comments: try await load(CommentRow.self)
+                }
             finishedRows += result.rows
-            lastSlice = plan
             results.append(result)
         }
-        if let lastSlice { report(lastSlice, sliceRows: 0) }
+        if let last = plans.last { report(last, sliceRows: 0) }
         return RunLoadSummary(results: results)
     }
 

@@ -111,7 +111,7 @@ public struct ProcessedReducer: Sendable {
                     "table": "\(Row.table)", "run": "\(runID)", "inputs": "\(inputs.count)",
                     "rows_in": "\(summary.inputRows)", "rows_out": "\(summary.outputRows)",
                     "partitions": "\(summary.partitions.count)", "spilled_runs": "\(stats.spilledRuns)",
-                    "columnar": "\(ColumnarLayout(Row.self) != nil)",
+                    "columnar": "\(sink.layout != nil)",
                 ])
             return StagedReduce(summary: summary, stagings: sink.partitions.map(\.staging), runID: runID)
         } catch {
