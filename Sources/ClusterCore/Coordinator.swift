@@ -258,12 +258,11 @@ public struct CoordinatorCore: Sendable {
                 counts: ledger.counts(run: run.id), depths: ledger.depths(runs: [run.id]), totals: run.totals,
                 etaMillis: run.state == .finished ? 0 : history[run.id]?.etaMillis(), stall: stall(run: run.id, now: now))
         }
-        let leasedBy = Dictionary(grouping: ledger.leasedUnitIDs.compactMap { ledger.units[$0]?.lease?.worker }, by: { $0 }).mapValues(\.count)
         let workerRows: [WorkerStatus] = includeWorkers ? workers.values.sorted { $0.id < $1.id }.map { (worker: WorkerRecord) -> WorkerStatus in
             let recent = worker.recentCompletions.count { now.millis(since: $0) <= config.throughputWindowMillis }
             return WorkerStatus(
                 id: worker.id, live: isLive(worker, now: now), lastSeen: worker.lastSeen, lastSeenAgoMillis: now.millis(since: worker.lastSeen),
-                capacity: worker.capacity, platforms: worker.platforms, softwareVersion: worker.softwareVersion, leased: leasedBy[worker.id, default: 0],
+                capacity: worker.capacity, platforms: worker.platforms, softwareVersion: worker.softwareVersion, leased: ledger.leasedCount(worker: worker.id),
                 completed: worker.completed, failed: worker.failed,
                 completionsPerMinute: Double(recent) * 60_000 / Double(config.throughputWindowMillis), draining: draining || worker.left)
         } : []
