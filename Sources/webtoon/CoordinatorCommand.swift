@@ -102,7 +102,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let minRate, !(minRate > 0 && minRate <= initialRate) {
             throw ValidationError("--min-rate must be positive and at most --initial-rate")
         }
-        if let batchSize, !(1...1_000).contains(batchSize) { throw ValidationError("--batch-size must be in 1...1000") }
+        if let batchSize, !(1...RunSpec.maxEpisodeBatchSize).contains(batchSize) { throw ValidationError("--batch-size must be in 1...\(RunSpec.maxEpisodeBatchSize)") }
         if let httpPort, !(0...65_535).contains(httpPort) { throw ValidationError("--http-port must be in 0...65535") }
         guard (10...60_000).contains(idlePollMilliseconds) else { throw ValidationError("--idle-poll-ms must be in 10...60000") }
     }

@@ -120,7 +120,7 @@ struct RunCommand: AsyncParsableCommand {
         try ClusterSupport.validateSchema(schema)
         try ClusterSupport.validateLogLevel(logLevel)
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
-        if let batchSize, !(1...1_000).contains(batchSize) { throw ValidationError("--batch-size must be in 1...1000") }
+        if let batchSize, !(1...RunSpec.maxEpisodeBatchSize).contains(batchSize) { throw ValidationError("--batch-size must be in 1...\(RunSpec.maxEpisodeBatchSize)") }
         guard (0...256).contains(prefetch) else { throw ValidationError("--prefetch must be in 0...256") }
         if let maxInFlight, !(0...1_000).contains(maxInFlight) { throw ValidationError("--max-in-flight must be in 0...1000") }
         if let episodeParallelism, !(1...1_000).contains(episodeParallelism) {
