@@ -4,62 +4,20 @@ import CurlKit
 import Synchronization
 import WebtoonCrawler
 
-/// A token bucket whose rate can change while it runs. Pure: time is passed in.
-///
-/// Re-rating keeps the tokens earned so far (capped at `burst`) and any debt of booked requests, so a lower rate
-/// applies from the very next request and a higher one never refills the burst for free.
-struct AllowanceBucket: Sendable, Hashable {
-    private(set) var rate: Double
-    let burst: Double
-    private var tokens: Double
-    private var updated: Duration
-
-    init(rate: Double, burst: Int, now: Duration) {
-        self.rate = AllowanceBucket.usable(rate)
-        self.burst = Double(max(1, burst))
-        tokens = Double(max(1, burst))
-        updated = now
-    }
-
-    static func usable(_ rate: Double) -> Double { rate.isFinite && rate > 0 ? max(rate, 0.001) : 0.001 }
-
-    private mutating func refill(now: Duration) {
-        let elapsed = now - updated
-        guard elapsed > .zero else { return }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        tokens = min(burst, tokens + seconds * rate)
-        updated = now
-    }
-
-    /// From `now` on, tokens accrue at `newRate`.
-    mutating func setRate(_ newRate: Double, now: Duration) {
-        refill(now: now)
-        rate = AllowanceBucket.usable(newRate)
-    }
-
-    /// Takes one token; returns how long the caller must wait before using it (zero if available now).
-    mutating func reserve(now: Duration) -> Duration {
-        refill(now: now)
-        tokens -= 1
-        if tokens >= 0 { return .zero }
-        return .nanoseconds(Int64((-tokens / rate * 1e9).rounded(.up)))
-    }
-}
-
 /// One platform's request rate on one worker, shared by every unit the worker runs: the rate follows the
 /// allowance of the latest lease grant or heartbeat reply (the coordinator's cluster budget split among the live
 /// workers), and requests wait out the cluster-wide pause the allowance carries. Before any allowance, or while
 /// paused (when the allowance says 0), the last positive rate holds.
 final class AllowanceGate: Sendable {
     let platform: String
-    private let bucket: Mutex<AllowanceBucket>
+    private let bucket: Mutex<TokenBucket>
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
 
     init(platform: String, initialRate: Double, burst: Int) {
         self.platform = platform
         origin = clock.now
-        bucket = Mutex(AllowanceBucket(rate: initialRate, burst: burst, now: .zero))
+        bucket = Mutex(TokenBucket(rate: initialRate, burst: burst, now: .zero))
     }
 
     /// The rate requests currently get (tests, logs).

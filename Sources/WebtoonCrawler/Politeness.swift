@@ -29,31 +29,45 @@ public struct SystemCrawlerClock: CrawlerClock {
 }
 
 /// A token bucket: `rate` tokens per second, at most `burst` stored. `reserve` takes a token now or books the next
-/// one and says how long to wait for it, so concurrent callers queue fairly without polling.
+/// one and says how long to wait for it, so concurrent callers queue fairly without polling. The rate may change
+/// while it runs (`setRate`): tokens earned so far and the debt of booked requests are kept, so a lower rate applies
+/// from the very next request and a higher one never refills the burst for free. A rate that is not positive and
+/// finite is taken as 0.001/s, so a wait is always finite.
 public struct TokenBucket: Sendable, Hashable {
-    public let rate: Double
+    public private(set) var rate: Double
     public let burst: Double
     private var tokens: Double
     private var updated: Duration
 
     public init(rate: Double, burst: Int, now: Duration) {
-        self.rate = rate
+        self.rate = Self.usable(rate)
         self.burst = Double(max(1, burst))
         tokens = Double(max(1, burst))
         updated = now
     }
 
+    /// From `now` on, tokens accrue at `newRate`.
+    public mutating func setRate(_ newRate: Double, now: Duration) {
+        refill(now: now)
+        rate = Self.usable(newRate)
+    }
+
     /// Takes one token; returns how long the caller must wait before using it (zero if available now).
     public mutating func reserve(now: Duration) -> Duration {
-        let elapsed = Self.seconds(now - updated)
-        if elapsed > 0 {
-            tokens = min(burst, tokens + elapsed * rate)
-            updated = now
-        }
+        refill(now: now)
         tokens -= 1
         if tokens >= 0 { return .zero }
         return .nanoseconds(Int64((-tokens / rate * 1e9).rounded(.up)))
     }
+
+    private mutating func refill(now: Duration) {
+        let elapsed = Self.seconds(now - updated)
+        guard elapsed > 0 else { return }
+        tokens = min(burst, tokens + elapsed * rate)
+        updated = now
+    }
+
+    static func usable(_ rate: Double) -> Double { rate.isFinite && rate > 0 ? max(rate, 0.001) : 0.001 }
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18

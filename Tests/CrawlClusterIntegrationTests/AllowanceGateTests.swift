@@ -5,31 +5,6 @@ import Testing
 
 /// The worker side of the cluster budget: one bucket per platform whose rate follows each new allowance.
 @Suite struct AllowanceGateTests {
-    /// Tokens at 10/s with a burst of 2; re-rating keeps the debt of booked requests and applies at once.
-    @Test func bucketFollowsTheRateFromTheNextRequest() {
-        var bucket = AllowanceBucket(rate: 10, burst: 2, now: .zero)
-        #expect(bucket.reserve(now: .zero) == .zero)
-        #expect(bucket.reserve(now: .zero) == .zero)
-        #expect(bucket.reserve(now: .zero) == .milliseconds(100), "burst used up: one token per 100 ms")
-        // The allowance drops to 2/s: the next booking waits at the new rate (the earlier debt stays booked).
-        bucket.setRate(2, now: .zero)
-        #expect(bucket.reserve(now: .zero) == .seconds(1))
-        // Up to 100/s after a quiet second: the debt is repaid, and the burst is not refilled beyond 2.
-        bucket.setRate(100, now: .seconds(2))
-        #expect(bucket.rate == 100)
-        #expect(bucket.reserve(now: .seconds(10)) == .zero)
-        #expect(bucket.reserve(now: .seconds(10)) == .zero)
-        #expect(bucket.reserve(now: .seconds(10)) == .milliseconds(10))
-    }
-
-    @Test func nonsenseRatesNeverDivideByZero() {
-        var bucket = AllowanceBucket(rate: 0, burst: 0, now: .zero)
-        #expect(bucket.rate > 0 && bucket.burst == 1)
-        bucket.setRate(.nan, now: .zero)
-        #expect(bucket.rate > 0)
-        #expect(bucket.reserve(now: .zero) == .zero)
-    }
-
     /// The gate takes the allowance's rate when there is one and keeps the last positive rate while paused.
     @Test func gateTakesEachNewAllowance() async throws {
         let gate = AllowanceGate(platform: "kakao", initialRate: 5, burst: 50)
