@@ -79,6 +79,7 @@ public struct RunReducer: Sendable {
     /// Blocking; the same for accepted files given with the unit that wrote each.
     public func reduce(files outputs: [UnitFile], runID: String) throws -> RunReduceSummary {
         let groups = try Self.group(outputs.map { ($0.unit, $0.file) })
+        try checkPresent(outputs.map(\.file), runID: runID)
         let fileRunID = Self.fileSafe(runID)
         let staging = dataRoot.path + "/.reduce-staging-" + fileRunID
         try? FileManager.default.removeItem(atPath: staging)
@@ -241,6 +242,24 @@ public struct RunReducer: Sendable {
                 "episodes without stats keep NULL counts",
                 metadata: ["day": "\(slice.snapshotDate)", "platform": "\(slice.platform)", "episodes": "\(missing)"])
         }
+    }
+
+    /// Fails before any file is read when accepted files are missing, naming how many and the first. When none is
+    /// there, the likeliest cause is a different `--data-root` from the one the workers wrote to, so it says so.
+    func checkPresent(_ files: [OutputFile], runID: String) throws {
+        let missing = files.filter { !FileManager.default.fileExists(atPath: dataRoot.path + "/" + $0.path) }
+        guard let first = missing.first else { return }
+        let path = dataRoot.path + "/" + first.path
+        if missing.count == files.count {
+            throw CrawlReduceError(
+                .unreadableInput, subject: dataRoot.path,
+                "none of the \(files.count) files the ledger accepted for run \(runID) is under this data root "
+                    + "(first: \(first.path)); reduce with the --data-root the workers wrote to")
+        }
+        throw CrawlReduceError(
+            .unreadableInput, subject: path,
+            "missing: \(missing.count) of the \(files.count) files the ledger accepted for run \(runID) are not under "
+                + "\(dataRoot.path) (this is the first); were they moved or deleted?")
     }
 
     /// Checks one accepted file against its manifest entry, then appends its records.

@@ -71,6 +71,44 @@ import WebtoonCore
         #expect(try Data(contentsOf: URL(fileURLWithPath: partition.file)) == before)
     }
 
+    /// Accepted files that are not under the data root fail the reduce before anything is read: all of them missing
+    /// points at the wrong `--data-root`, some missing names the first and how many.
+    @Test func missingAcceptedFilesAreNamedBeforeAnythingIsRead() throws {
+        let root = NSTemporaryDirectory() + "runreducer-" + UUID().uuidString
+        let elsewhere = NSTemporaryDirectory() + "runreducer-other-" + UUID().uuidString
+        defer {
+            try? FileManager.default.removeItem(atPath: root)
+            try? FileManager.default.removeItem(atPath: elsewhere)
+        }
+        var batch = RecordBatch()
+        batch.episodes = [episode(1), episode(2)]
+        batch.episodeStats = [stats(1, likes: 10), stats(2, likes: 20)]
+        let files = try writeAcceptedFiles(batch, unit: "u1", root: root)
+        #expect(files.count == 2)
+
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let wrongRoot = RunReducer(dataRoot: try DataRoot(url: "file://" + elsewhere), memoryBudget: 4 << 20, logger: testLogger)
+        #expect {
+            try wrongRoot.reduce(files: files, runID: "run-1")
+        } throws: { error in
+            guard let error = error as? CrawlReduceError else { return false }
+            return error.code == .unreadableInput && error.subject == elsewhere
+                && error.description.contains("none of the 2 files") && error.description.contains("--data-root")
+        }
+        #expect(!FileManager.default.fileExists(atPath: elsewhere + "/processed"))
+
+        try FileManager.default.removeItem(atPath: root + "/" + files[1].file.path)
+        let reducer = RunReducer(dataRoot: try DataRoot(url: "file://" + root), memoryBudget: 4 << 20, logger: testLogger)
+        #expect {
+            try reducer.reduce(files: files, runID: "run-1")
+        } throws: { error in
+            guard let error = error as? CrawlReduceError else { return false }
+            return error.code == .unreadableInput && error.subject == root + "/" + files[1].file.path
+                && error.description.contains("1 of the 2 files")
+        }
+        #expect(!FileManager.default.fileExists(atPath: root + "/processed"))
+    }
+
     /// A reduce that fails on its last table (episodes) after titles and genres were staged changes none of them.
     @Test func aFailureOnALaterTableLeavesEveryTableAsItWas() throws {
         let root = NSTemporaryDirectory() + "runreducer-" + UUID().uuidString
