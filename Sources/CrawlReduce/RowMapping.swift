@@ -122,7 +122,7 @@ extension CrawlRowMapper {
     /// Comment text (Naver top comments, when the crawl collects them) → processed comments. A comment has no fetch
     /// time of its own: it came in the same response as its episode's stats, so it takes that stats row's
     /// `fetchedAt` (latest fetch wins in the reducer's dedup), or the start of the crawl day when the stats row is
-    /// not in `stats`. `created_at` is parsed from the source's ISO 8601 text (offset included); unparseable stays
+    /// not in `stats`. `created_at` is parsed from the source's ISO 8601 text (no offset: KST); unparseable stays
     /// NULL. The platforms expose no author.
     public static func commentRows(_ comments: [CommentRecord], stats: [StatsKey: EpisodeStatsRecord]) -> [CommentRow] {
         comments.map { c in
@@ -136,57 +136,9 @@ extension CrawlRowMapper {
         }
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM|±HHMM)` → microseconds since 1970-01-01 UTC; nil for anything else.
+    /// Source timestamp text → microseconds since 1970-01-01 UTC, by WebtoonCore's one parser (no offset means KST).
     public static func microseconds(iso8601 text: String) -> Int64? {
-        let b = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= b.count else { return nil }
-            var value = 0
-            for i in range {
-                guard (48...57).contains(b[i]) else { return nil }
-                value = value * 10 + Int(b[i] - 48)
-            }
-            return value
-        }
-        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "), b[13] == UInt8(ascii: ":"),
-            b[16] == UInt8(ascii: ":"), let year = number(0..<4), let month = number(5..<7),
-            let dayOfMonth = number(8..<10), let hour = number(11..<13), let minute = number(14..<16),
-            let second = number(17..<19), hour < 24, minute < 60, second < 60,
-            let date = CalendarDay(year: year, month: month, day: dayOfMonth)
-        else { return nil }
-        var index = 19
-        var fraction: Int64 = 0
-        if b[index] == UInt8(ascii: ".") {
-            index += 1
-            var digits = 0
-            while index < b.count, (48...57).contains(b[index]) {
-                if digits < 6 { fraction = fraction * 10 + Int64(b[index] - 48) }
-                digits += 1
-                index += 1
-            }
-            guard digits > 0 else { return nil }
-            var scale = digits
-            while scale < 6 {
-                fraction *= 10
-                scale += 1
-            }
-        }
-        guard index < b.count else { return nil }
-        var offsetSeconds = 0
-        if b[index] == UInt8(ascii: "Z") {
-            guard index + 1 == b.count else { return nil }
-        } else {
-            guard b[index] == UInt8(ascii: "+") || b[index] == UInt8(ascii: "-"), let hours = number(index + 1..<index + 3)
-            else { return nil }
-            var minutesAt = index + 3
-            if minutesAt < b.count, b[minutesAt] == UInt8(ascii: ":") { minutesAt += 1 }
-            guard minutesAt + 2 == b.count, let minutes = number(minutesAt..<minutesAt + 2), hours < 24, minutes < 60
-            else { return nil }
-            offsetSeconds = (hours * 3600 + minutes * 60) * (b[index] == UInt8(ascii: "-") ? -1 : 1)
-        }
-        let seconds = Int64(date.daysSinceEpoch) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offsetSeconds)
-        return seconds * 1_000_000 + fraction
+        CrawlDate.epochMicroseconds(ofISO8601: text)
     }
 }
 

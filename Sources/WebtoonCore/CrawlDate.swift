@@ -100,9 +100,16 @@ public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible
         return CrawlDate(year: 2000 + y, month: m, day: d)
     }
 
-    /// The KST day of an ISO-8601 timestamp (`YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM|±HHMM]`). The offset is honoured;
-    /// a timestamp without one is taken as already KST (Kakao's format is unconfirmed, see the platform notes).
+    /// The KST day of an ISO-8601 timestamp (see `epochMicroseconds(ofISO8601:)` for the accepted forms).
     public static func kstDay(ofISO8601 text: String) -> CrawlDate? {
+        epochMicroseconds(ofISO8601: text).map { CrawlDate(kstDayOfEpochMilliseconds: floorDiv($0, 1000)) }
+    }
+
+    /// `YYYY-MM-DD(T| )HH:MM:SS[.fraction][Z|±HH:MM|±HHMM|±HH]` → microseconds since 1970-01-01 UTC (fraction digits
+    /// beyond six are dropped); nil for anything else. The offset is honoured; a timestamp without one is taken as
+    /// KST, the platforms' own zone (Kakao's format is unconfirmed, see the platform notes). The one parser of source
+    /// timestamps, so a comment's time and an episode's day can never disagree about the same text.
+    public static func epochMicroseconds(ofISO8601 text: String) -> Int64? {
         let b = Array(text.utf8)
         guard b.count >= 19, b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
             b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
@@ -111,11 +118,16 @@ public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible
             hh < 24, mm < 60, ss < 61
         else { return nil }
         var i = 19
+        var fraction: Int64 = 0
         if i < b.count, b[i] == UInt8(ascii: ".") {
             i += 1
             let start = i
-            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
+            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) {
+                if i - start < 6 { fraction = fraction * 10 + Int64(b[i] - UInt8(ascii: "0")) }
+                i += 1
+            }
             guard i > start else { return nil }
+            for _ in min(6, i - start)..<6 { fraction *= 10 }
         }
         var offsetSeconds: Int64 = 9 * 3600
         if i < b.count {
@@ -145,7 +157,7 @@ public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible
             }
         }
         let utcSeconds = date.daysSinceEpoch * 86_400 + Int64(hh * 3600 + mm * 60 + ss) - offsetSeconds
-        return CrawlDate(kstDayOfEpochMilliseconds: utcSeconds * 1000)
+        return utcSeconds * 1_000_000 + fraction
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

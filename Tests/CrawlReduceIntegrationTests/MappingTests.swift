@@ -115,7 +115,10 @@ import WebtoonCore
         #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T14:10:11.5Z") == utc + 500_000)
         #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T14:10:11.1234567Z") == utc + 123_456)
         #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T09:10:11-0500") == utc)
-        for bad in ["", "2026-11-25", "2026-11-25T14:10:11", "2026-13-25T14:10:11Z", "2026-11-25T24:00:00Z",
+        // No offset: the platforms' zone, KST (the same rule as an episode's published day).
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25T23:10:11") == utc)
+        #expect(CrawlRowMapper.microseconds(iso8601: "2026-11-25 23:10:11.000250+09") == utc + 250)
+        for bad in ["", "2026-11-25", "2026-11-25T14:10", "2026-13-25T14:10:11Z", "2026-11-25T24:00:00Z",
                     "2026-11-25T14:10:11+9", "2026-11-25T14:10:11Zjunk", "2026-11-25T14:10:11."] {
             #expect(CrawlRowMapper.microseconds(iso8601: bad) == nil, "\(bad)")
         }

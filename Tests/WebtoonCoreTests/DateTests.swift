@@ -51,6 +51,11 @@ import WebtoonCore
         #expect(CrawlDate.kstDay(ofISO8601: "2021-05-09T10:30:00-05:00")?.description == "2021-05-10")
         #expect(CrawlDate.kstDay(ofISO8601: "2025-02-09T23:10:11+0900")?.description == "2025-02-09")
         #expect(CrawlDate.kstDay(ofISO8601: "2021-05-09T23:00:00")?.description == "2021-05-09")  // no offset: KST
+        // Just before midnight KST, with a fraction: still the earlier day (the fraction is not rounded up).
+        #expect(CrawlDate.kstDay(ofISO8601: "2021-05-09T14:59:59.9999999Z")?.description == "2021-05-09")
+        #expect(CrawlDate.epochMicroseconds(ofISO8601: "1970-01-01T09:00:00.000001") == 1)
+        #expect(CrawlDate.epochMicroseconds(ofISO8601: "1970-01-01T00:00:00.5-00:30") == 1_800_500_000)
+        #expect(CrawlDate.kstDay(ofISO8601: "1969-12-31T23:59:59.5")?.description == "1969-12-31")
         for bad in ["2021-05-10", "2021-05-10T25:00:00Z", "2021-05-10T00:00:00+9", "2021-05-10T00:00:00Zjunk", "x"] {
             #expect(CrawlDate.kstDay(ofISO8601: bad) == nil, "\(bad)")
         }
