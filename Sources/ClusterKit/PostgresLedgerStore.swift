@@ -250,6 +250,14 @@ public struct PostgresLedgerStore: Sendable {
         }
     }
 
+    /// Finished runs, oldest finish first (what a following reducer picks up).
+    public func finishedRuns() async throws -> [RunID] {
+        let s = try await connection.quoteIdentifier(schema)
+        let result = try await connection.query(
+            "SELECT id FROM \(s).runs WHERE state = 'finished' ORDER BY finished_at_ms, id")
+        return try result.rows.compactMap { row in try row.value(0, as: String.self).flatMap(RunID.init(rawValue:)) }
+    }
+
     private func encode(_ value: some Encodable) throws(LedgerStoreError) -> String {
         do {
             return String(decoding: try JSONEncoder().encode(value), as: UTF8.self)

@@ -209,8 +209,31 @@ public final class WorkerService: Sendable {
                 throw CancellationError()
             }
             let releasing = shared.state.withLock { $0.releasing }
-            _ = try await call(socket, .goodbye(Goodbye(releasing: releasing)))
-            logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
+            if try await goodbye(socket, releasing: releasing, within: .seconds(3)) {
+                logger.info("worker drained and left", metadata: ["worker": "\(settings.id)"])
+            } else {
+                logger.warning(
+                    "worker drained; the coordinator did not answer its goodbye, so the leases it gives back expire on their own",
+                    metadata: ["worker": "\(settings.id)", "releasing": "\(releasing.count)"])
+            }
+        }
+    }
+
+    /// The goodbye only lets the coordinator re-lease given-back units at once (their leases expire anyway), so a
+    /// coordinator that is gone must not keep a drained worker from leaving: it is retried for `limit` at most.
+    /// Returns whether the coordinator answered.
+    private func goodbye(_ socket: NNGSocket, releasing: [LeaseToken], within limit: Duration) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = try await self.call(socket, .goodbye(Goodbye(releasing: releasing)))
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
         }
     }
 
@@ -218,17 +241,23 @@ public final class WorkerService: Sendable {
     /// retrying its hello when it is asked to stop, and holds nothing, so it just leaves. Returns whether it is
     /// registered.
     private func helloUnlessDrained(_ socket: NNGSocket) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await self.hello(socket)
-                return true
-            }
+        try await unlessDrained(grace: .zero) { try await self.hello(socket) } != nil
+    }
+
+    /// Runs `body` until it returns, or until `grace` after a drain started (then nil): a request that the
+    /// coordinator never answers (it is gone, or not up yet) must not keep a worker from stopping. A live
+    /// coordinator answers within the grace, so its grant is taken and given back by the goodbye; one abandoned
+    /// later loses nothing but time (the grant expires on the coordinator).
+    private func unlessDrained<T: Sendable>(grace: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
             group.addTask {
                 while !self.shared.state.withLock({ $0.draining }) { try await Task.sleep(for: .milliseconds(50)) }
-                return false
+                try await Task.sleep(for: grace)
+                return nil
             }
             defer { group.cancelAll() }
-            return try await group.next() ?? false
+            return try await group.next() ?? nil
         }
     }
 
@@ -265,7 +294,9 @@ public final class WorkerService: Sendable {
                 await shared.wakeup.wait(upTo: .seconds(1))
                 continue
             }
-            let reply = try await call(socket, .leaseRequest(LeaseRequest(maxUnits: window - leased, platforms: settings.platforms)))
+            let request = LeaseRequest(maxUnits: window - leased, platforms: settings.platforms)
+            guard let reply = try await unlessDrained(grace: .seconds(2), { try await self.call(socket, .leaseRequest(request)) })
+            else { continue }
             switch reply {
             case .leaseGrant(let grant):
                 shared.update(grant.allowances)

@@ -4,20 +4,14 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// A failure of the monitor or the status client, naming the address and why.
+/// A failure of the monitor, naming the address and why.
 public struct MonitorError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String { case bindFailed, wrongSecret, rejected, unexpectedReply }
+        private enum Value: String { case bindFailed }
         private let value: Value
         private init(_ value: Value) { self.value = value }
         /// The HTTP listener could not bind.
         public static let bindFailed = Code(.bindFailed)
-        /// The coordinator's reply fails our HMAC check: the secrets differ.
-        public static let wrongSecret = Code(.wrongSecret)
-        /// The coordinator refused the status request.
-        public static let rejected = Code(.rejected)
-        /// The coordinator answered something other than a status.
-        public static let unexpectedReply = Code(.unexpectedReply)
         public var description: String { value.rawValue }
     }
 

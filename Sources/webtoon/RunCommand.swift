@@ -290,7 +290,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     static func supervise(cluster: LocalCluster, address: String, secret: [UInt8], run: RunID) async throws -> RunStatus {
-        let client = try CoordinatorStatusClient(coordinatorURL: address, secret: secret, name: "webtoon-run")
+        // In the background: the coordinator was just started and may not listen yet.
+        let client = try await CoordinatorClient(
+            coordinatorURL: address, secret: secret, sender: "webtoon-run", timeout: .seconds(1), connection: .background)
         defer { client.close() }
         let terminal = isatty(STDERR_FILENO) != 0
         let started = ContinuousClock.now
@@ -300,7 +302,7 @@ struct RunCommand: AsyncParsableCommand {
             if let exited = cluster.exited(name: "coordinator") {
                 throw ValidationError("the coordinator exited with status \(exited) before the run finished; see its log")
             }
-            guard let status = try? await client.status(includeWorkers: false, timeout: .seconds(1)),
+            guard let status = try? await client.status(includeWorkers: false),
                 let current = status.runs.first(where: { $0.id == run })
             else { continue }
             let counts = current.counts

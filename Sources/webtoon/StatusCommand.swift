@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterCore
+import ClusterKit
 import ClusterMonitor
 import Foundation
 import UnixSignals
@@ -30,6 +31,12 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .customLong("secret-file"), help: "File holding the cluster secret (default: $WEBTOON_CLUSTER_SECRET).")
     var secretFile: String?
 
+    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
+    var tlsServerName: String?
+
     @Flag(help: "Refresh the table every --interval seconds until SIGINT or SIGTERM.")
     var watch = false
 
@@ -52,7 +59,9 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let secret = try ClusterSupport.secret(file: secretFile)
-        let client = try await ClusterStatusClient(coordinatorURL: coordinator, secret: secret, timeout: .milliseconds(Int64(timeout * 1000)))
+        let client = try await CoordinatorClient(
+            coordinatorURL: coordinator, tls: try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName),
+            secret: secret, sender: "status-cli", timeout: .milliseconds(Int64(timeout * 1000)))
         defer { client.close() }
         guard watch else {
             print(try render(try await client.status(), previous: nil), terminator: "")

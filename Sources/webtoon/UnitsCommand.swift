@@ -111,7 +111,7 @@ struct UnitsRetryCommand: AsyncParsableCommand {
         let units = allDead ? nil : ids.compactMap(UnitID.init(rawValue:))
         let run = ledger.run.flatMap(RunID.init(rawValue:))
         if let coordinator {
-            let client = try await OperatorClient(
+            let client = try await CoordinatorClient(
                 coordinatorURL: coordinator, tls: try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName),
                 secret: try ClusterSupport.secret(file: secretFile), sender: "units-retry")
             defer { client.close() }

@@ -250,7 +250,7 @@ final class TreeExecutor: UnitExecutor {
         }
     }
 
-    /// Dead units go back to pending through the running coordinator: `OperatorClient.retryDead` is answered only
+    /// Dead units go back to pending through the running coordinator: `CoordinatorClient.retryDead` is answered only
     /// after the change is committed (the store no longer has them dead), the connected worker (batched reports,
     /// capacity 4) then finishes them, and a client with the wrong secret changes nothing. Frames of another
     /// version and malformed report batches are refused with typed reasons and counted.
@@ -273,13 +273,13 @@ final class TreeExecutor: UnitExecutor {
             try await waitUntil(timeout: .seconds(30)) { (try await service.summary(run: spec.defaultID))?.finished ?? false }
             #expect(try await service.summary(run: spec.defaultID)?.dead == 6)
 
-            let intruder = try await OperatorClient(coordinatorURL: address, secret: Array("not the cluster secret at all".utf8))
+            let intruder = try await CoordinatorClient(coordinatorURL: address, secret: Array("not the cluster secret at all".utf8))
             await #expect(throws: ClusterError.self) { try await intruder.retryDead(units: nil, run: nil) }
             intruder.close()
             #expect(try await service.summary(run: spec.defaultID)?.dead == 6)
 
             executor.healthy.withLock { $0 = true }
-            let client = try await OperatorClient(coordinatorURL: address, secret: Self.secret)
+            let client = try await CoordinatorClient(coordinatorURL: address, secret: Self.secret)
             let first = try #require(try await store.loadLedger(config: LedgerConfig()).units.keys.sorted().first)
             #expect(try await client.retryDead(units: [first], run: nil) == [first])
             let retried = try await client.retryDead(units: nil, run: spec.defaultID)
@@ -375,6 +375,36 @@ final class TreeExecutor: UnitExecutor {
         worker.drain()
         try await waitUntil(timeout: .seconds(20)) { finished.withLock { $0 } }
         try await task.value
+    }
+
+    /// A worker whose coordinator is gone (stopped without a word, as by SIGKILL) still leaves when drained: its
+    /// lease request is abandoned after a short grace and its goodbye is not retried forever. Before, both retried
+    /// until something cancelled the worker (`webtoon worker`'s `--drain-seconds`, 60 s by default) or killed it.
+    @Test func drainedWorkerLeavesWhenItsCoordinatorIsGone() async throws {
+        try await withScratchSchema { connection, schema in
+            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+            let settings = CoordinatorSettings(
+                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
+                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
+            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
+            let (coordinatorTask, address) = try await startListening(service)
+            let worker = try WorkerService(
+                settings: WorkerSettings(coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: "orphan")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(2)),
+                executor: StuckExecutor(), logger: Logger(label: "w"))
+            let finished = Mutex(false)
+            let workerTask = Task {
+                try await worker.run()
+                finished.withLock { $0 = true }
+            }
+            try await waitUntil(timeout: .seconds(20)) { (try await service.status()).workers.contains { $0.id.rawValue == "orphan" } }
+            coordinatorTask.cancel()
+            _ = await coordinatorTask.result
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!finished.withLock { $0 }, "the worker keeps asking for work until it is told to stop")
+            worker.drain()
+            try await waitUntil(timeout: .seconds(20)) { finished.withLock { $0 } }
+            try await workerTask.value
+        }
     }
 
     /// Runs `body` with a connection and a fresh schema name; the schema is dropped and the connection closed

@@ -120,7 +120,7 @@ import Testing
 
     @Test func statusClientQueriesTheCoordinatorOverNNG() async throws {
         try await Self.withCoordinator(roots: 3) { service, address in
-            let client = try await ClusterStatusClient(coordinatorURL: address, secret: Self.secret)
+            let client = try await CoordinatorClient(coordinatorURL: address, secret: Self.secret)
             defer { client.close() }
             let first = try await client.status()
             let second = try await client.status()
@@ -132,10 +132,10 @@ import Testing
             let text = StatusReport.render(second, previous: first, coordinator: address)
             #expect(text.contains("2026-11-25.daily.kakao+naver"))
 
-            let wrong = try await ClusterStatusClient(coordinatorURL: address, secret: Array("a different secret entirely".utf8), timeout: .seconds(2))
+            let wrong = try await CoordinatorClient(coordinatorURL: address, secret: Array("a different secret entirely".utf8), timeout: .seconds(2))
             defer { wrong.close() }
-            let error = await #expect(throws: MonitorError.self) { try await wrong.status() }
-            #expect(error?.code == .wrongSecret)
+            let error = await #expect(throws: ClusterError.self) { try await wrong.status() }
+            #expect(error?.detail.contains("the cluster secret differs") == true)
             #expect(try await service.status().rejected["unauthenticated"] == 1)
         }
     }
@@ -217,7 +217,7 @@ import Testing
     @Test func aRefusedConnectionIsReportedAtOnce() async throws {
         // Port 9 (discard) is closed on loopback here; the connect fails instead of waiting for a coordinator.
         await #expect(throws: (any Error).self) {
-            _ = try await ClusterStatusClient(coordinatorURL: "tcp://127.0.0.1:9", secret: Self.secret)
+            _ = try await CoordinatorClient(coordinatorURL: "tcp://127.0.0.1:9", secret: Self.secret)
         }
     }
 }

@@ -98,7 +98,8 @@ import Glibc
                     logs: root)
             }
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
-            let client = try CoordinatorStatusClient(coordinatorURL: address, secret: Array(clusterSecret.utf8), name: "test")
+            let client = try await CoordinatorClient(
+                coordinatorURL: address, secret: Array(clusterSecret.utf8), sender: "test", connection: .background)
             defer { client.close() }
             func done() async -> Int {
                 guard let status = try? await client.status(includeWorkers: false, timeout: .milliseconds(500)) else { return -1 }
@@ -243,8 +244,8 @@ import Glibc
         }
     }
 
-    /// Coordinator and worker over tls+tcp (a self-signed certificate made by the openssl CLI, verified by the
-    /// worker as "localhost"): a daily run completes with exactly the daily ground truth.
+    /// Coordinator, worker and `webtoon status` over tls+tcp (a self-signed certificate made by the openssl CLI,
+    /// verified as "localhost"): a daily run completes with exactly the daily ground truth, watched through status.
     @Test func dailyRunOverTLS() async throws {
         try await withScratchSchema { _, schema in
             let root = try temporaryFolder("tls")
@@ -266,18 +267,37 @@ import Glibc
             let coordinator = try Child(
                 "coordinator",
                 ["coordinator", "--listen", address, "--tls-cert", root + "/server.crt", "--tls-key", root + "/server.key",
-                 "--schema", schema, "--mode", "daily", "--date", Self.date, "--exit-when-done", "--idle-poll-ms", "100",
+                 "--schema", schema, "--mode", "daily", "--date", Self.date, "--idle-poll-ms", "100",
                  "--initial-rate", "2000", "--max-rate", "2000"], logs: root)
             let worker = try Child(
                 "worker",
                 ["worker", "--coordinator", address, "--tls-ca", root + "/server.crt", "--tls-server-name", "localhost",
                  "--data-root", "file://" + root, "--concurrency", "4", "--base-url", simulator.baseURL], logs: root)
-            #expect(await coordinator.wait(timeout: .seconds(60)) == 0, "\(coordinator.log.suffix(3000))")
-            #expect(coordinator.log.contains("dead 0"), "\(coordinator.log.suffix(2000))")
+            // The operator's view over TLS: `webtoon status --json` until the run is finished (the coordinator
+            // stays up, so status can always answer).
+            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date)
+            var finished: RunStatus?
+            var attempt = 0
+            try await waitUntil(timeout: .seconds(60), "status over TLS says the run is finished") {
+                attempt += 1
+                let status = try Child(
+                    "status-\(attempt)",
+                    ["status", "--coordinator", address, "--tls-ca", root + "/server.crt", "--tls-server-name", "localhost",
+                     "--json", "--timeout", "2"], logs: root)
+                guard await status.wait(timeout: .seconds(20)) == 0,
+                    case let log = status.log, let start = log.firstIndex(of: "{"), let end = log.lastIndex(of: "}"),
+                    let decoded = try? JSONDecoder().decode(ClusterStatus.self, from: Data(log[start...end].utf8)),
+                    let run = decoded.runs.first(where: { $0.id == spec.defaultID }), run.state == .finished
+                else { return false }
+                finished = run
+                return true
+            }
+            #expect(finished?.counts.dead == 0 && (finished?.counts.done ?? 0) > 0, "\(String(describing: finished))")
+            coordinator.signal(SIGTERM)
+            #expect(await coordinator.wait(timeout: .seconds(30)) == 0, "\(coordinator.log.suffix(3000))")
             worker.signal(SIGTERM)
             #expect(await worker.wait(timeout: .seconds(30)) == 0, "\(worker.log.suffix(2000))")
             await simulator.shutdown()
-            let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .daily, crawlDate: Self.date)
             let (records, _) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
             expectEqual(try groundTruthShape(records, crawlDate: CrawlDate(Self.date)!, mode: .daily), try Self.truth(mode: .daily))
         }

@@ -79,7 +79,8 @@ import Glibc
             }
 
             // Watch the budgets while the run goes: throttling seen by any worker must cut the cluster rate.
-            let client = try CoordinatorStatusClient(coordinatorURL: address, secret: Array(clusterSecret.utf8), name: "test")
+            let client = try await CoordinatorClient(
+                coordinatorURL: address, secret: Array(clusterSecret.utf8), sender: "test", connection: .background)
             var lowest: [String: Double] = [:]
             var decreases: [String: Int64] = [:]
             let deadline = ContinuousClock.now + .seconds(300)
