@@ -61,7 +61,7 @@ need(isinstance(wk.get("deploy", {}).get("replicas"), int), "worker: deploy.repl
 need("container_name" not in wk, "worker: container_name would prevent --scale")
 
 red = services.get("reducer", {})
-need(red.get("command", [])[:1] == ["reduce"], "reducer: must run `webtoon reduce`")
+need(red.get("command", [])[:2] == ["reduce", "--watch"], "reducer: must run `webtoon reduce --watch`")
 need(any(str(v).startswith("data:/data") for v in red.get("volumes", [])), "reducer: shared volume data:/data")
 
 need("cluster_secret" in doc.get("secrets", {}), "the cluster secret must be a compose secret")

@@ -126,7 +126,22 @@ public struct Migrator: Sendable {
 
 /// The warehouse's migrations, oldest first. Never edit one that has shipped: append a new one.
 public enum WarehouseMigrations {
-    public static let all: [Migration] = [initial, partitionedSlices]
+    public static let all: [Migration] = [initial, partitionedSlices, completedRuns]
+
+    /// Runs whose reduce, load, model build and data tests all passed, so a following reducer
+    /// (`webtoon reduce --watch`) takes each finished run once, and one that `webtoon run` handled not at all.
+    static let completedRuns = Migration(
+        version: 3, name: "completed pipeline runs",
+        statements: [
+            """
+            CREATE TABLE {{warehouse}}.completed_runs (
+                run_id text PRIMARY KEY,
+                input_files bigint NOT NULL CHECK (input_files >= 0),
+                loaded_rows bigint NOT NULL CHECK (loaded_rows >= 0),
+                completed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """
+        ])
 
     /// Snapshot tables keyed platform first, one row per natural key and snapshot day, plus the load ledger.
     ///

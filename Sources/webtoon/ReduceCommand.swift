@@ -7,6 +7,8 @@ import Foundation
 import Logging
 import PQKit
 import ReducerCore
+import ServiceLifecycle
+import UnixSignals
 import Warehouse
 
 /// Options every reduce/load/models command shares.
@@ -105,6 +107,31 @@ enum ReducePipeline {
             + "\(Int(p.rowsPerSecond)) rows/s, ETA \(eta)"
     }
 
+    /// The whole pipeline of one finished run, noted as completed once its data tests passed.
+    static func complete(
+        run: String, dataRoot: String, memoryBudget: String, options: WarehouseOptions, logger: Logger
+    ) async throws {
+        let reduced = try await reduce(run: run, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
+        let loaded = try await load(run: run, dataRoot: dataRoot, options: options, logger: logger)
+        try await buildModels(options: options, logger: logger)
+        try await recordCompleted(run: run, reduced: reduced, loaded: loaded, options: options, logger: logger)
+    }
+
+    static func recordCompleted(
+        run: String, reduced: RunReduceSummary, loaded: RunLoadSummary, options: WarehouseOptions, logger: Logger
+    ) async throws {
+        let connection = try await options.connect()
+        do {
+            try await RunLoader(schemas: options.schemas, logger: logger).recordCompleted(
+                runID: run, inputFiles: reduced.inputFiles, loadedRows: loaded.rowsPerTable.values.reduce(0, +),
+                on: connection)
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     static func buildModels(options: WarehouseOptions, logger: Logger) async throws {
         let connection = try await options.connect()
         do {
@@ -123,14 +150,30 @@ enum ReducePipeline {
     }
 }
 
-/// `webtoon reduce`: the accepted Parquet files of a run → `processed/` tables.
+/// `webtoon reduce`: the accepted Parquet files of a run → `processed/` tables; with `--watch`, every run the
+/// coordinator finishes → processed tables, warehouse load, models and data tests.
 struct ReduceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reduce",
-        abstract: "Reduce the ledger's accepted outputs of a run into processed/ Parquet tables.")
+        abstract: "Reduce the ledger's accepted outputs of a run into processed/ Parquet tables.",
+        discussion: """
+            With --run, reduces that run and stops (load it with `webtoon load`). With --watch, follows the ledger \
+            until SIGTERM/SIGINT: each run the coordinator finishes is reduced, loaded and the models are rebuilt \
+            and tested, once (completed runs are noted in the warehouse's completed_runs table, also by \
+            `webtoon run`). A failing run is logged and retried after --retry-seconds.
+            """)
 
     @Option(help: "Run id (e.g. 2026-11-25.daily.kakao+naver).")
-    var run: String
+    var run: String?
+
+    @Flag(help: "Follow the ledger: reduce, load and model every finished run not completed yet, until SIGTERM.")
+    var watch = false
+
+    @Option(name: .customLong("poll-seconds"), help: "With --watch: seconds between looks at the ledger.")
+    var pollSeconds: Double = 5
+
+    @Option(name: .customLong("retry-seconds"), help: "With --watch: seconds before a failed run is tried again.")
+    var retrySeconds: Double = 300
 
     @Option(name: .customLong("data-root"), help: "Data root: file:///absolute/path or a local folder.")
     var dataRoot: String = "webtoon-data"
@@ -140,9 +183,84 @@ struct ReduceCommand: AsyncParsableCommand {
 
     @OptionGroup var options: WarehouseOptions
 
+    func validate() throws {
+        guard (run != nil) != watch else { throw ValidationError("give --run ID (one run) or --watch (every finished run), not both") }
+        guard pollSeconds >= 0.1, pollSeconds <= 3600 else { throw ValidationError("--poll-seconds must be between 0.1 and 3600") }
+        guard retrySeconds >= 0, retrySeconds <= 86_400 else { throw ValidationError("--retry-seconds must be between 0 and 86400") }
+        guard let budget = RunReducer.parseBytes(memoryBudget), budget >= 1 << 20 else {
+            throw ValidationError("--memory-budget \"\(memoryBudget)\" must be a size of at least 1MiB, e.g. 1GiB")
+        }
+    }
+
     func run() async throws {
         let logger = ClusterSupport.logger("webtoon.reduce", level: options.logLevel)
-        _ = try await ReducePipeline.reduce(
-            run: run, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
+        if let run {
+            _ = try await ReducePipeline.reduce(
+                run: run, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
+            return
+        }
+        let follower = ReduceFollower(
+            dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, poll: .milliseconds(Int64(pollSeconds * 1000)),
+            retryAfter: .milliseconds(Int64(retrySeconds * 1000)), logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: follower, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// `webtoon reduce --watch` as a lifecycle service: polls the ledger for finished runs and completes each one
+/// (reduce, load, models, data tests, noted in `completed_runs`). A graceful shutdown lets the run in hand finish
+/// (each step is atomic anyway) and then returns.
+struct ReduceFollower: Service {
+    let dataRoot: String
+    let memoryBudget: String
+    let options: WarehouseOptions
+    let poll: Duration
+    let retryAfter: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var queue = FollowQueue<ContinuousClock.Instant>(retryAfter: retryAfter)
+        logger.notice("following the ledger for finished runs", metadata: ["schema": "\(options.schema)", "data_root": "\(dataRoot)"])
+        while !Task.isShuttingDownGracefully {
+            do {
+                let (finished, completed) = try await lookAtLedger()
+                for run in queue.due(finished: finished, completed: completed, now: .now) {
+                    guard !Task.isShuttingDownGracefully else { break }
+                    do {
+                        try await ReducePipeline.complete(
+                            run: run, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
+                        queue.completed(run)
+                        logger.notice("run completed: reduced, loaded, models built and tested", metadata: ["run": "\(run)"])
+                    } catch {
+                        queue.failed(run, at: .now)
+                        logger.error(
+                            "run failed; retrying later", metadata: ["run": "\(run)", "error": "\(error)", "retry_in": "\(retryAfter)"])
+                    }
+                }
+            } catch {
+                // The database may be restarting: keep following, the next look may succeed.
+                logger.error("cannot read the ledger or the warehouse", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: poll) }
+        }
+    }
+
+    /// Finished runs (ledger) and completed ones (warehouse).
+    private func lookAtLedger() async throws -> ([String], Set<String>) {
+        try ClusterSupport.validateSchema(options.schema)
+        let connection = try await options.connect()
+        do {
+            let finished = try await PostgresLedgerStore(connection: connection, schema: options.schema, logger: logger)
+                .finishedRuns().map(\.rawValue)
+            let completed = try await RunLoader(schemas: options.schemas, logger: logger).completedRuns(on: connection)
+            await connection.close()
+            return (finished, completed)
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 }

@@ -50,6 +50,8 @@ import WebtoonTestSupport
             #expect(log1.contains("loaded episodes: \(truth1.episodes.count) rows"), "\(log1.suffix(3000))")
             #expect(log1.contains("data tests passed"), "\(log1.suffix(3000))")
             expectEqual(try await warehouseTruth(connection, w, date: Self.day1), truth1)
+            // `webtoon run` notes the run as completed, so a following reducer (`reduce --watch`) leaves it alone.
+            #expect(try await count(connection, "SELECT count(*) FROM \(w).completed_runs WHERE run_id = '\(Self.day1).full.kakao+naver' AND input_files > 0 AND loaded_rows > 0") == 1)
 
             // Loading the same run again changes nothing: no slice replaced, same rows, same ledger.
             let run1 = "\(Self.day1).full.kakao+naver"

@@ -1,0 +1,104 @@
+import ClusterCore
+import ClusterKit
+import Foundation
+import PQKit
+import Testing
+import Warehouse
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `webtoon reduce --watch` follows the ledger as the compose topology's reducer service does: each run the
+/// coordinator finishes is reduced, loaded, modelled and tested once; a run whose accepted file is corrupt is
+/// logged and left alone until its retry, and is completed once the file is restored; SIGTERM stops it cleanly.
+@Suite(.serialized) struct ReduceWatchTests {
+    @Test func followsFinishedRunsOnceAndRetriesAFailedOne() async throws {
+        try await withScratchDatabase { connection, ledger, tag in
+            let root = try temporaryFolder("watch")
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let w = WarehouseSchemas(suffix: tag).warehouse
+            func crawl(_ date: String) async throws -> String {
+                let (status, log) = try await runWebtoon(
+                    ["run", "--workers", "1", "--concurrency", "3", "--mode", "daily", "--scale", "small", "--date", date,
+                     "--data-root", root, "--schema", ledger, "--warehouse-suffix", tag, "--log-level", "warning", "--no-load"],
+                    logs: root, name: "run-\(date)")
+                #expect(status == 0, "webtoon run \(date) failed:\n\(log.suffix(4000))")
+                return "\(date).daily.kakao+naver"
+            }
+            func completed() async -> Set<String> {
+                let rows = try? await connection.query("SELECT run_id FROM \(w).completed_runs").rows
+                return Set((rows ?? []).compactMap { try? $0.value(0, as: String.self) })
+            }
+            func watcher(_ name: String, retrySeconds: String) throws -> Process {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: try webtoonExecutable())
+                process.arguments = [
+                    "reduce", "--watch", "--data-root", root, "--schema", ledger, "--warehouse-suffix", tag,
+                    "--poll-seconds", "0.2", "--retry-seconds", retrySeconds, "--memory-budget", "16MiB",
+                ]
+                process.environment = ProcessInfo.processInfo.environment.merging(["DATABASE_URL": try databaseURL()]) { _, new in new }
+                let logPath = "\(root)/\(name).log"
+                guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw TestFailure("cannot create \(logPath)") }
+                let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+                process.standardOutput = log
+                process.standardError = log
+                try process.run()
+                return process
+            }
+            func stop(_ process: Process) async throws -> Int32 {
+                kill(process.processIdentifier, SIGTERM)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
+            func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+                let deadline = ContinuousClock.now + .seconds(90)
+                while ContinuousClock.now < deadline {
+                    if try await condition() { return }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                throw TestFailure("timed out waiting for \(what)")
+            }
+
+            // Day 1 finishes before the follower starts: it is picked up from the ledger.
+            let run1 = try await crawl("2026-11-25")
+            let first = try watcher("watch-1", retrySeconds: "600")
+            try await waitFor("run 1 completed") { await completed().contains(run1) }
+            #expect(try await count(connection, "SELECT count(*) FROM \(w).loads WHERE run_id = '\(run1)'") == 6)
+            #expect(try await count(connection, "SELECT count(*) FROM \(w).episodes WHERE snapshot_date = '2026-11-25'") > 0)
+            let loads = try await contentHash(connection, "\(w).loads")
+            let marks = try await contentHash(connection, "\(w).completed_runs")
+            try await Task.sleep(for: .seconds(1))  // five more looks at the ledger
+            #expect(try await contentHash(connection, "\(w).loads") == loads, "a completed run is not loaded again")
+            #expect(try await contentHash(connection, "\(w).completed_runs") == marks)
+            #expect(try await stop(first) == 0)
+
+            // Day 2 with one accepted file corrupted: the follower logs it by name and keeps going; once the file is
+            // restored, the retry completes the run. Day 1 is left alone throughout.
+            let run2 = try await crawl("2026-11-26")
+            let victim = try #require(try await acceptedOutputs(ledger: ledger, run: run2).first { $0.file.table == "episodes" })
+            let victimPath = root + "/" + victim.file.path
+            let good = try Data(contentsOf: URL(fileURLWithPath: victimPath))
+            var bad = [UInt8](good)
+            bad[bad.count / 2] ^= 0x5A
+            try Data(bad).write(to: URL(fileURLWithPath: victimPath))
+            let second = try watcher("watch-2", retrySeconds: "1")
+            let log2 = root + "/watch-2.log"
+            try await waitFor("the failure logged") {
+                ((try? String(contentsOfFile: log2, encoding: .utf8)) ?? "").contains("run failed; retrying later")
+            }
+            let failure = (try? String(contentsOfFile: log2, encoding: .utf8)) ?? ""
+            #expect(failure.contains(victimPath) && failure.contains("corruptInput"), "\(failure.suffix(2000))")
+            #expect(!(await completed().contains(run2)))
+            #expect(try await count(connection, "SELECT count(*) FROM \(w).episodes WHERE snapshot_date = '2026-11-26'") == 0)
+            try good.write(to: URL(fileURLWithPath: victimPath))
+            try await waitFor("run 2 completed after its retry") { await completed().contains(run2) }
+            #expect(try await count(connection, "SELECT count(*) FROM \(w).loads WHERE run_id = '\(run2)'") == 6)
+            #expect(try await count(connection, "SELECT count(*) FROM \(w).loads WHERE run_id = '\(run1)'") == 6)
+            #expect(try await stop(second) == 0)
+        }
+    }
+}
