@@ -98,7 +98,9 @@ public struct ParquetDataset: Sendable {
     }
 
     /// Opens a writer for one work unit's file in `partition`, creating directories as needed. The file appears
-    /// atomically when the writer's `close()` succeeds.
+    /// atomically when the writer's `close()` succeeds. An existing file of the same unit and attempt is never
+    /// replaced (it may be another ledger's accepted output, when two databases share a data root): the new one
+    /// takes the name `part-UNIT-aN-2.parquet` (…`-3`), and the writer's summary names the file written.
     public func writer(
         partition: HivePartition, unitId: String, attempt: Int, schema: ParquetSchema,
         options: ParquetWriterOptions = ParquetWriterOptions()
@@ -110,7 +112,7 @@ public struct ParquetDataset: Sendable {
         }
         let dir = directory(of: partition)
         try makeDirectories(dir)
-        return try ParquetWriter(path: dir + "/" + name, schema: schema, options: options)
+        return try ParquetWriter(path: dir + "/" + name, schema: schema, options: options, keepingExisting: true)
     }
 
     /// Partitions under the root whose keys match every `filter` entry (`key == value`), sorted by path.

@@ -39,17 +39,22 @@ func fsyncDirectory(_ dir: String) throws {
 /// place by `commit()` (after fsync of the file, then of the directory). Until then a reader sees no file at
 /// the final path, and pyarrow/duckdb dataset scans skip the `.`-prefixed temporary. `abort()` (or deinit
 /// without commit) removes the temporary.
+///
+/// With `keepingExisting`, an existing file at the final path is never replaced: the commit takes the first free
+/// name `NAME-2.EXT`, `NAME-3.EXT`… (atomically, by `link`), and `finalPath` says which.
 final class AtomicFileOutput {
-    let finalPath: String
+    private(set) var finalPath: String
     let temporaryPath: String
+    let keepsExisting: Bool
     private var fd: Int32
     private var buffer: [UInt8]
     private var buffered = 0
     private(set) var bytesWritten = 0
     private var finished = false
 
-    init(path: String, bufferSize: Int = 4 << 20) throws {
+    init(path: String, bufferSize: Int = 4 << 20, keepingExisting: Bool = false) throws {
         finalPath = path
+        keepsExisting = keepingExisting
         let dir = directoryName(path)
         let name = baseName(path)
         guard !name.isEmpty else { throw ParquetError(.invalidArgument, path: path, "the path names no file") }
@@ -111,8 +116,13 @@ final class AtomicFileOutput {
             let closed = close(fd)
             fd = -1
             guard closed == 0 else { throw ParquetError(.io, path: finalPath, "close: \(errnoText())") }
-            guard rename(temporaryPath, finalPath) == 0 else {
-                throw ParquetError(.io, path: finalPath, "rename from \(temporaryPath): \(errnoText())")
+            if keepsExisting {
+                finalPath = try linkUnderFreeName()
+                unlink(temporaryPath)
+            } else {
+                guard rename(temporaryPath, finalPath) == 0 else {
+                    throw ParquetError(.io, path: finalPath, "rename from \(temporaryPath): \(errnoText())")
+                }
             }
             finished = true
         } catch {
@@ -120,6 +130,22 @@ final class AtomicFileOutput {
             throw error
         }
         try fsyncDirectory(directoryName(finalPath))
+    }
+
+    /// Links the temporary under the final name, or the first free `-N` variant of it; returns the name used.
+    private func linkUnderFreeName() throws -> String {
+        let dir = directoryName(finalPath)
+        let name = baseName(finalPath)
+        let dot = name.lastIndex(of: ".").flatMap { $0 == name.startIndex ? nil : $0 } ?? name.endIndex
+        let prefix = finalPath.dropLast(name.count)
+        for n in 1...1000 {
+            let candidate = n == 1 ? finalPath : prefix + name[..<dot] + "-\(n)" + name[dot...]
+            if link(temporaryPath, candidate) == 0 { return candidate }
+            guard errno == EEXIST else {
+                throw ParquetError(.io, path: candidate, "link from \(temporaryPath): \(errnoText())")
+            }
+        }
+        throw ParquetError(.io, path: finalPath, "1000 files of this name exist in \(dir)")
     }
 
     /// Discards the temporary file. Safe to call more than once.

@@ -178,16 +178,21 @@ struct FileEncoder {
 /// Not thread-safe: one owner at a time. It does blocking file I/O, so run it on a dedicated thread, never
 /// on the cooperative pool.
 public final class ParquetWriter {
-    public let path: String
+    /// Where the file appears; after `close()`, where it appeared (see `keepingExisting`).
+    public var path: String { output.finalPath }
     public var schema: ParquetSchema { encoder.schema }
     private var encoder: FileEncoder
     private let output: AtomicFileOutput
     private var failed = false
 
-    public init(path: String, schema: ParquetSchema, options: ParquetWriterOptions = ParquetWriterOptions()) throws {
-        self.path = path
+    /// With `keepingExisting`, a file already at `path` is never replaced: `close()` writes under the first free
+    /// name `NAME-2.parquet`, `NAME-3.parquet`… and its summary says which.
+    public init(
+        path: String, schema: ParquetSchema, options: ParquetWriterOptions = ParquetWriterOptions(),
+        keepingExisting: Bool = false
+    ) throws {
         encoder = try FileEncoder(schema: schema, options: options)
-        output = try AtomicFileOutput(path: path)
+        output = try AtomicFileOutput(path: path, keepingExisting: keepingExisting)
         try guarded { try encoder.start(output.write) }
     }
 

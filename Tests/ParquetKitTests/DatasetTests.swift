@@ -92,6 +92,33 @@ import Testing
         try check()
     }
 
+    /// A unit's file is never replaced: the same unit and attempt written again (another ledger sharing the data
+    /// root) lands beside it under `-2`, `-3`, and each summary names its own file. A plain writer still replaces.
+    @Test func aUnitFileIsNeverReplaced() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let dataset = ParquetDataset(root: dir.path)
+        let partition = try HivePartition([PartitionKey("platform", "naver")])
+        var paths: [String] = []
+        for (n, rows) in [Int64(0)..<3, 10..<15, 20..<21].enumerated() {
+            let w = try dataset.writer(partition: partition, unitId: "u7", attempt: 1, schema: Self.schema)
+            try w.write(Self.batch(rows))
+            let summary = try w.close()
+            #expect(summary.path == w.path)
+            #expect(try ParquetReader(path: summary.path).rowCount == rows.count, "file \(n)")
+            paths.append(summary.path)
+        }
+        let pdir = dataset.directory(of: partition)
+        #expect(paths == ["part-u7-a1.parquet", "part-u7-a1-2.parquet", "part-u7-a1-3.parquet"].map { pdir + "/" + $0 })
+        #expect(try ParquetReader(path: paths[0]).rowCount == 3, "the first file is intact")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: pdir)) == Set(paths.map { String($0.dropFirst(pdir.count + 1)) }))
+
+        let plain = try ParquetWriter(path: paths[0], schema: Self.schema)
+        try plain.write(Self.batch(0..<9))
+        #expect(try plain.close().path == paths[0])
+        #expect(try ParquetReader(path: paths[0]).rowCount == 9)
+    }
+
     @Test func interruptedCompactionIsCompletedOrDiscarded() throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
