@@ -33,10 +33,13 @@ public struct RunLoadProgress: Sendable, Hashable {
 /// Loads a run's processed slices into the warehouse and builds the models.
 public struct RunLoader: Sendable {
     public let schemas: WarehouseSchemas
+    /// See `WarehouseLoader.replacesChangedRuns`.
+    public let replacesChangedRuns: Bool
     private let logger: Logger
 
-    public init(schemas: WarehouseSchemas = WarehouseSchemas(), logger: Logger) {
+    public init(schemas: WarehouseSchemas = WarehouseSchemas(), replacingChangedRuns: Bool = false, logger: Logger) {
         self.schemas = schemas
+        self.replacesChangedRuns = replacingChangedRuns
         self.logger = logger
     }
 
@@ -49,7 +52,7 @@ public struct RunLoader: Sendable {
         progressInterval: Duration = .seconds(1), progress: ((RunLoadProgress) -> Void)? = nil
     ) async throws -> RunLoadSummary {
         _ = try await Migrator(schemas: schemas, logger: logger).migrate(on: connection)
-        let loader = WarehouseLoader(schemas: schemas, logger: logger)
+        let loader = WarehouseLoader(schemas: schemas, replacingChangedRuns: replacesChangedRuns, logger: logger)
         let plans = try await onDedicatedThread(name: "webtoon-load-plan") {
             var plans: [ProcessedSlicePlan] = []
             for day in days.sorted() {

@@ -198,10 +198,14 @@ extension FNV1a64 {
 /// and a retry on a new connection starts clean.
 public struct WarehouseLoader: Sendable {
     public let schemas: WarehouseSchemas
+    /// Whether a run id loaded before with other content replaces that slice (after a ledger reset re-crawled the
+    /// same run, or a newer reducer changed its output) instead of failing with `runConflict`.
+    public let replacesChangedRuns: Bool
     private let logger: Logger
 
-    public init(schemas: WarehouseSchemas = WarehouseSchemas(), logger: Logger) {
+    public init(schemas: WarehouseSchemas = WarehouseSchemas(), replacingChangedRuns: Bool = false, logger: Logger) {
         self.schemas = schemas
+        self.replacesChangedRuns = replacingChangedRuns
         self.logger = logger
     }
 
@@ -281,17 +285,29 @@ public struct WarehouseLoader: Sendable {
                 "SELECT checksum FROM \(ledger) WHERE platform = $1 AND snapshot_date = $2 AND table_name = $3 "
                     + "AND run_id = $4",
                 slice + [.text(Row.table.rawValue), .text(runID)])
-            if let recorded = sameRun.rows.first?[0], recorded != produced.checksum {
-                throw WarehouseError(
-                    code: .runConflict, operation: "load \(Row.table)", subject: "\(platform)/\(snapshotDate)",
-                    detail: "run \(runID) was loaded before with fingerprint \(recorded), now \(produced.checksum)")
+            let recorded = sameRun.rows.first?[0]
+            let changed = recorded != nil && recorded != produced.checksum
+            if changed, let recorded {
+                guard replacesChangedRuns else {
+                    throw WarehouseError(
+                        code: .runConflict, operation: "load \(Row.table)", subject: "\(platform)/\(snapshotDate)",
+                        detail: "run \(runID) was loaded before with fingerprint \(recorded), now \(produced.checksum): "
+                            + "the same run id with other content (was the ledger reset and the run crawled again, or "
+                            + "did the reducer change?); load with --replace-changed-run to replace it")
+                }
+                logger.warning(
+                    "replacing a slice this run loaded before with other content",
+                    metadata: [
+                        "table": "\(Row.table)", "platform": "\(platform)", "snapshot_date": "\(snapshotDate)",
+                        "run": "\(runID)", "before": "\(recorded)", "now": "\(produced.checksum)",
+                    ])
             }
             let current = try await connection.query(
                 "SELECT run_id FROM \(ledger) WHERE platform = $1 AND snapshot_date = $2 AND table_name = $3 "
                     + "ORDER BY loaded_at DESC, run_id DESC LIMIT 1",
                 slice + [.text(Row.table.rawValue)])
             result.previousRunID = current.rows.first?[0]
-            if result.previousRunID == runID {
+            if result.previousRunID == runID && !changed {
                 try await connection.execute("DROP TABLE \(leaf)")
                 result.replaced = false
                 return result
@@ -322,7 +338,8 @@ public struct WarehouseLoader: Sendable {
             try await connection.execute(
                 "INSERT INTO \(ledger) (platform, snapshot_date, table_name, run_id, row_count, checksum) "
                     + "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (platform, snapshot_date, table_name, run_id) "
-                    + "DO UPDATE SET row_count = EXCLUDED.row_count, loaded_at = clock_timestamp()",
+                    + "DO UPDATE SET row_count = EXCLUDED.row_count, checksum = EXCLUDED.checksum, "
+                    + "loaded_at = clock_timestamp()",
                 slice + [.text(Row.table.rawValue), .text(runID), .int(Int64(copied)), .text(produced.checksum)])
             return result
         }

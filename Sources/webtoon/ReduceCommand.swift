@@ -27,6 +27,11 @@ struct WarehouseOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "notice"
 
+    @Flag(
+        name: .customLong("replace-changed-run"),
+        help: "When loading: replace slices this run id loaded before with other content (after a ledger reset re-crawled the run, or a reducer upgrade); refused otherwise.")
+    var replaceChangedRun = false
+
     var schemas: WarehouseSchemas { warehouseSuffix.map { WarehouseSchemas(suffix: $0) } ?? WarehouseSchemas() }
 
     func connect() async throws -> PGConnection {
@@ -78,7 +83,9 @@ enum ReducePipeline {
             // A progress line on stderr: rewritten in place on a terminal, one line every 5 s otherwise.
             let terminal = isatty(STDERR_FILENO) != 0
             var shown = false
-            let summary = try await RunLoader(schemas: options.schemas, logger: logger).load(
+            let summary = try await RunLoader(
+                schemas: options.schemas, replacingChangedRuns: options.replaceChangedRun, logger: logger
+            ).load(
                 processedRoot: root.path + "/processed", days: Set(slices.map(\.snapshotDate)), runID: run,
                 on: connection, progressInterval: terminal ? .milliseconds(500) : .seconds(5)
             ) { progress in

@@ -86,6 +86,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Continue the run if the ledger already has it.")
     var resume = false
 
+    @Flag(
+        name: .customLong("replace-changed-run"),
+        help: "Replace warehouse slices this run id loaded before with other content (the ledger was reset and the run crawled again).")
+    var replaceChangedRun = false
+
     @Option(name: .customLong("batch-size"), help: "Episodes per episode unit (part of the run's plan; a resumed run keeps its own).")
     var batchSize: Int?
 
@@ -225,6 +230,7 @@ struct RunCommand: AsyncParsableCommand {
         options.databaseURL = databaseURL
         options.schema = schema
         options.warehouseSuffix = warehouseSuffix
+        options.replaceChangedRun = replaceChangedRun
         options.logLevel = logLevel
         let logger = ClusterSupport.logger("webtoon.run", level: logLevel)
         var phase = ContinuousClock.now

@@ -48,7 +48,25 @@ import Warehouse
                     Array(rows1.dropLast()), on: connection, runID: "run-a", snapshotDate: day1, platform: "kakao")
             }
             #expect(conflict?.code == .runConflict)
+            #expect(conflict?.detail.contains("--replace-changed-run") == true)
             #expect(try await contentHash(connection, table) == hash)
+
+            // Unless replacing changed runs is asked for: then the new content replaces the slice and the ledger
+            // keeps the new fingerprint (loading it again is a no-op), and the old content can come back the same way.
+            let replacing = WarehouseLoader(schemas: schemas, replacingChangedRuns: true, logger: testLogger)
+            let changed = try await replacing.loadSlice(
+                Array(rows1.dropLast()), on: connection, runID: "run-a", snapshotDate: day1, platform: "kakao")
+            #expect(changed.replaced && changed.rows == 499 && changed.previousRunID == "run-a")
+            #expect(try await scalar(connection, "SELECT checksum FROM \(ledger)") == changed.checksum)
+            let same = try await replacing.loadSlice(
+                Array(rows1.dropLast()), on: connection, runID: "run-a", snapshotDate: day1, platform: "kakao")
+            #expect(!same.replaced)
+            let back = try await replacing.loadSlice(
+                rows1, on: connection, runID: "run-a", snapshotDate: day1, platform: "kakao")
+            #expect(back.replaced && back.checksum == first.checksum)
+            #expect(try await contentHash(connection, table) == hash)
+            let ledgerRowsAfter: Int? = try await scalar(connection, "SELECT count(*) FROM \(ledger)")
+            #expect(ledgerRowsAfter == 1, "one ledger row per slice and run, updated in place")
 
             // Another day is its own slice; the first stays as it was.
             let rows2 = Self.episodes(300, on: day2, marker: "run-b")
