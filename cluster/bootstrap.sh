@@ -8,9 +8,10 @@ log="$root/.local/setup.log"
 say() { echo "setup: $*" >&2; }
 fail() { say "$*"; exit 1; }
 
-# 1. Debian packages: the five C libraries, pkg-config, curl, the PostgreSQL server and client, venv support.
+# 1. Debian packages: the five C libraries, pkg-config, curl, the PostgreSQL server and client, venv support,
+#    iproute2 for the network-namespace topology test.
 apt_packages=(libnng-dev libcurl4-openssl-dev libpq-dev libsnappy-dev libzstd-dev pkg-config curl
-    postgresql postgresql-client python3-venv openssl docker-compose)
+    postgresql postgresql-client python3-venv openssl docker-compose iproute2)
 if [ "${WEBTOON_SKIP_APT:-0}" != 1 ]; then
     missing=()
     for p in "${apt_packages[@]}"; do

@@ -16,7 +16,8 @@
 #   cluster/netns-topology.sh --ping             up + nng REQ/REP (pynng) from both worker namespaces to wt-coord,
 #                                                and PostgreSQL through the relay from wt-coord
 #   cluster/netns-topology.sh --check            up + a small crawl (simulator, coordinator, 2 workers); verifies
-#                                                the run finishes with every unit done and Parquet on the shared root
+#                                                the run finishes with every unit done and Parquet on the shared root,
+#                                                then a reducer (`reduce --watch`, in wt-work2) loads and models it
 #   cluster/netns-topology.sh --down             stop what it started (by pid) and delete namespaces and links
 #
 # Environment: WEBTOON (the executable, default .build/debug/webtoon), WEBTOON_PYTHON (pynng; default
@@ -191,10 +192,10 @@ crawl_check() {
   start simulator wt-coord "$WEBTOON" simulate --host "$COORD_IP" --port 8089 --scale small --date "$CRAWL_DATE"
   start coordinator wt-coord "$WEBTOON" coordinator --listen "tcp://$COORD_IP:7070" --http-port 9090 \
     --database-url "$NS_DATABASE_URL" --schema "$SCHEMA" --secret-file "$secret_file" \
-    --platforms naver,kakao --mode daily --date "$CRAWL_DATE"
+    --platforms naver,kakao --mode full --batch-size 5 --date "$CRAWL_DATE" --initial-rate 2000 --max-rate 2000
   for ns in wt-work1 wt-work2; do
     start "worker-$ns" "$ns" "$WEBTOON" worker --coordinator "tcp://$COORD_IP:7070" --data-root "file://$STATE_DIR/data" \
-      --concurrency 4 --base-url "http://$COORD_IP:8089" --secret-file "$secret_file"
+      --concurrency 2 --prefetch 0 --base-url "http://$COORD_IP:8089" --secret-file "$secret_file"
   done
 
   log "waiting up to ${CHECK_TIMEOUT}s for the run to finish (webtoon status from wt-work1)"
@@ -213,7 +214,8 @@ if not runs or any(run["state"] != "finished" for run in runs):
 for run in runs:
     c = run["counts"]
     workers = sorted({w["id"] for w in status["workers"] if w["completed"] > 0})
-    print(f"{run[\"id\"]}: done={c[\"done\"]} dead={c[\"dead\"]} units={sum(c.values())} requests={run[\"totals\"][\"stats\"][\"requests\"]} workers={workers}")
+    requests = run["totals"]["stats"]["requests"]
+    print("%s: done=%d dead=%d units=%d requests=%d workers=%s" % (run["id"], c["done"], c["dead"], sum(c.values()), requests, workers))
     if c["dead"] or c["pending"] or c["leased"]:
         print("FAIL: units not all done"); sys.exit(1)
     if len(workers) < 2:
@@ -230,8 +232,24 @@ for run in runs:
   local files; files=$(find "$STATE_DIR/data" -name '*.parquet' | wc -l)
   ((files > 0)) || die "no Parquet files under $STATE_DIR/data"
   log "crawl ok: $files Parquet files on the shared data root; monitor reachable across namespaces"
+
+  # The compose reducer: follows the ledger from its own namespace, through the relay, on the shared data root.
+  PGOPTIONS="-c client_min_messages=warning" psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS warehouse_$SCHEMA, site_$SCHEMA, dashboard_$SCHEMA CASCADE" >/dev/null
+  start reducer wt-work2 "$WEBTOON" reduce --watch --poll-seconds 1 --data-root "file://$STATE_DIR/data" \
+    --database-url "$NS_DATABASE_URL" --schema "$SCHEMA" --warehouse-suffix "$SCHEMA"
+  local completed="" loaded=""
+  while ((SECONDS < deadline)); do
+    kill -0 "$(cat "$STATE_DIR/reducer.pid")" 2>/dev/null || die "reducer exited early; see $STATE_DIR/reducer.log: $(tail -n 5 "$STATE_DIR/reducer.log")"
+    completed=$(psql "$DATABASE_URL" -Atc "SELECT run_id FROM warehouse_$SCHEMA.completed_runs" 2>/dev/null || true)
+    [[ -n $completed ]] && break
+    sleep 1
+  done
+  [[ -n $completed ]] || die "the reducer did not complete the run within ${CHECK_TIMEOUT}s; see $STATE_DIR/reducer.log"
+  loaded=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM warehouse_$SCHEMA.episodes")
+  ((loaded > 0)) || die "the reducer completed $completed but loaded no episodes"
+  log "reduce ok: $completed reduced, loaded ($loaded episodes) and modelled from wt-work2"
   stop_all
-  psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null || true
+  PGOPTIONS="-c client_min_messages=warning" psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA, warehouse_$SCHEMA, site_$SCHEMA, dashboard_$SCHEMA CASCADE" >/dev/null || true
 }
 
 case "${1:-}" in

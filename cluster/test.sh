@@ -61,6 +61,21 @@ done
 if [ $# -eq 0 ]; then
     echo "== docker-compose.yml"
     if bash cluster/validate-compose.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_targets+=(compose); fi
+    # The same topology across "hosts": coordinator, two workers and the reducer in their own network namespaces,
+    # over TCP (needs root for ip netns; without it this is reported as skipped, not passed).
+    echo "== network-namespace topology (cluster/netns-topology.sh --check)"
+    if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+        if WEBTOON="$(swift build --show-bin-path)/webtoon" CHECK_TIMEOUT=240 bash cluster/netns-topology.sh --check > .build/netns-check.log 2>&1; then
+            passed=$((passed + 1))
+            grep -E '\] (crawl|reduce) ok' .build/netns-check.log || true
+        else
+            tail -n 30 .build/netns-check.log
+            bash cluster/netns-topology.sh --down > /dev/null 2>&1 || true
+            failed=$((failed + 1)); failed_targets+=(netns)
+        fi
+    else
+        echo "test: netns topology skipped: it needs root and iproute2"
+    fi
 fi
 [ ${#failed_targets[@]} = 0 ] || echo "test: failing targets: ${failed_targets[*]}"
 echo "test: $passed passed, $failed failed"
