@@ -250,12 +250,18 @@ public struct PostgresLedgerStore: Sendable {
         }
     }
 
-    /// Finished runs, oldest finish first (what a following reducer picks up).
-    public func finishedRuns() async throws -> [RunID] {
+    /// Finished runs with their dead units, oldest finish first (what a following reducer picks up).
+    public func finishedRuns() async throws -> [(run: RunID, deadUnits: Int)] {
         let s = try await connection.quoteIdentifier(schema)
         let result = try await connection.query(
-            "SELECT id FROM \(s).runs WHERE state = 'finished' ORDER BY finished_at_ms, id")
-        return try result.rows.compactMap { row in try row.value(0, as: String.self).flatMap(RunID.init(rawValue:)) }
+            """
+            SELECT r.id, (SELECT count(*) FROM \(s).units u WHERE u.run_id = r.id AND u.state = 'dead')
+            FROM \(s).runs r WHERE r.state = 'finished' ORDER BY r.finished_at_ms, r.id
+            """)
+        return try result.rows.compactMap { row in
+            guard let id = try row.value(0, as: String.self).flatMap(RunID.init(rawValue:)) else { return nil }
+            return (id, Int(try row.value(1, as: Int64.self) ?? 0))
+        }
     }
 
     private func encode(_ value: some Encodable) throws(LedgerStoreError) -> String {

@@ -218,7 +218,7 @@ struct ReduceCommand: AsyncParsableCommand {
 }
 
 /// `webtoon reduce --watch` as a lifecycle service: polls the ledger for finished runs and completes each one
-/// (reduce, load, models, data tests, noted in `completed_runs`). A graceful shutdown lets the run in hand finish
+/// (reduce, load, models, data tests, noted in `completed_runs`); a run with dead units waits, as in `webtoon run`. A graceful shutdown lets the run in hand finish
 /// (each step is atomic anyway) and then returns.
 struct ReduceFollower: Service {
     let dataRoot: String
@@ -234,7 +234,13 @@ struct ReduceFollower: Service {
         while !Task.isShuttingDownGracefully {
             do {
                 let (finished, completed) = try await lookAtLedger()
-                for run in queue.due(finished: finished, completed: completed, now: .now) {
+                let (due, held) = queue.next(finished: finished, completed: completed, now: .now)
+                for run in held {
+                    logger.warning(
+                        "run finished with dead units; it is reduced once they are retried (webtoon units retry) and done",
+                        metadata: ["run": "\(run.id)", "dead": "\(run.deadUnits)"])
+                }
+                for run in due {
                     guard !Task.isShuttingDownGracefully else { break }
                     do {
                         try await ReducePipeline.complete(
@@ -256,12 +262,12 @@ struct ReduceFollower: Service {
     }
 
     /// Finished runs (ledger) and completed ones (warehouse).
-    private func lookAtLedger() async throws -> ([String], Set<String>) {
+    private func lookAtLedger() async throws -> ([FinishedRun], Set<String>) {
         try ClusterSupport.validateSchema(options.schema)
         let connection = try await options.connect()
         do {
             let finished = try await PostgresLedgerStore(connection: connection, schema: options.schema, logger: logger)
-                .finishedRuns().map(\.rawValue)
+                .finishedRuns().map { FinishedRun(id: $0.run.rawValue, deadUnits: $0.deadUnits) }
             let completed = try await RunLoader(schemas: options.schemas, logger: logger).completedRuns(on: connection)
             await connection.close()
             return (finished, completed)

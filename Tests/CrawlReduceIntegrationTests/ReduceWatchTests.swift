@@ -10,8 +10,9 @@ import Glibc
 #endif
 
 /// `webtoon reduce --watch` follows the ledger as the compose topology's reducer service does: each run the
-/// coordinator finishes is reduced, loaded, modelled and tested once; a run whose accepted file is corrupt is
-/// logged and left alone until its retry, and is completed once the file is restored; SIGTERM stops it cleanly.
+/// coordinator finishes is reduced, loaded, modelled and tested once; a run with a dead unit waits; a run whose
+/// accepted file is corrupt is logged and left alone until its retry, and is completed once the file is restored;
+/// SIGTERM stops it cleanly.
 @Suite(.serialized) struct ReduceWatchTests {
     @Test func followsFinishedRunsOnceAndRetriesAFailedOne() async throws {
         try await withScratchDatabase { connection, ledger, tag in
@@ -76,9 +77,15 @@ import Glibc
             #expect(try await contentHash(connection, "\(w).completed_runs") == marks)
             #expect(try await stop(first) == 0)
 
-            // Day 2 with one accepted file corrupted: the follower logs it by name and keeps going; once the file is
-            // restored, the retry completes the run. Day 1 is left alone throughout.
+            // Day 2 with a dead unit and one accepted file corrupted. The dead unit holds the run (reported, not
+            // attempted); once the unit is done, the corrupt file fails the run by name and the follower keeps going;
+            // once the file is restored, the retry completes the run. Day 1 is left alone throughout.
             let run2 = try await crawl("2026-11-26")
+            let unit: String? = try await connection.query(
+                "SELECT id FROM \(ledger).units WHERE run_id = $1 AND state = 'done' ORDER BY id LIMIT 1", [.text(run2)]
+            ).rows.first?.value(0, as: String.self)
+            let held = try #require(unit)
+            _ = try await connection.execute("UPDATE \(ledger).units SET state = 'dead' WHERE id = $1", [.text(held)])
             let victim = try #require(try await acceptedOutputs(ledger: ledger, run: run2).first { $0.file.table == "episodes" })
             let victimPath = root + "/" + victim.file.path
             let good = try Data(contentsOf: URL(fileURLWithPath: victimPath))
@@ -87,6 +94,14 @@ import Glibc
             try Data(bad).write(to: URL(fileURLWithPath: victimPath))
             let second = try watcher("watch-2", retrySeconds: "1")
             let log2 = root + "/watch-2.log"
+            try await waitFor("the dead unit reported") {
+                ((try? String(contentsOfFile: log2, encoding: .utf8)) ?? "").contains("run finished with dead units")
+            }
+            try await Task.sleep(for: .seconds(1))  // five more looks: held, so never attempted
+            let whileHeld = (try? String(contentsOfFile: log2, encoding: .utf8)) ?? ""
+            #expect(!whileHeld.contains("run failed"), "a held run is not attempted: \(whileHeld.suffix(1500))")
+            #expect(whileHeld.components(separatedBy: "run finished with dead units").count == 2, "reported once")
+            _ = try await connection.execute("UPDATE \(ledger).units SET state = 'done' WHERE id = $1", [.text(held)])
             try await waitFor("the failure logged") {
                 ((try? String(contentsOfFile: log2, encoding: .utf8)) ?? "").contains("run failed; retrying later")
             }
