@@ -43,13 +43,15 @@ let package = Package(
         .target(name: "CompressionKit", dependencies: ["CSnappy", "CZstd"]),
         .target(name: "NNGKit", dependencies: ["CNNG"]),
         .target(name: "CurlKit", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "PQKit", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        // Day arithmetic shared by every date type (pure).
+        .target(name: "CivilCalendar"),
+        .target(name: "PQKit", dependencies: ["CLibPQ", "CivilCalendar", .product(name: "Logging", package: "swift-log")]),
 
         // Columnar storage.
         .target(name: "ParquetKit", dependencies: ["CompressionKit"]),
 
         // Platforms: pure records, catalogs and parsers; the crawler that runs tasks over HTTP; the simulator.
-        .target(name: "WebtoonCore"),
+        .target(name: "WebtoonCore", dependencies: ["CivilCalendar"]),
         .target(
             name: "WebtoonCrawler",
             dependencies: [
@@ -61,7 +63,7 @@ let package = Package(
         .target(
             name: "WebtoonSimulator",
             dependencies: [
-                "WebtoonCore",
+                "WebtoonCore", "CivilCalendar",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,7 +85,7 @@ let package = Package(
 
         // Unit tests run in milliseconds; integration tests talk to real peers.
         .testTarget(name: "CompressionKitTests", dependencies: ["CompressionKit"]),
-        .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore"]),
+        .testTarget(name: "WebtoonCoreTests", dependencies: ["WebtoonCore", "CivilCalendar"]),
         // Spawning a child process off the cooperative pool, shared by the tests that run pynng clients.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // The ground-truth shape and comparison shared by every test that judges a crawl against the simulator.
@@ -162,7 +164,7 @@ let package = Package(
             ]),
         .target(
             name: "ReducerCore",
-            dependencies: ["ParquetKit", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ParquetKit", "CivilCalendar", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Warehouse",

@@ -1,3 +1,5 @@
+import CivilCalendar
+
 /// A proleptic-Gregorian calendar day (a KST crawl date or a publication date), stored as days since 1970-01-01.
 ///
 /// Dates cross module boundaries as this value, never as a `Date` at midnight in some time zone, so that one crawl
@@ -12,14 +14,7 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         guard (1...9999).contains(year), (1...12).contains(month), day >= 1,
             day <= CalendarDay.daysIn(month: month, year: year)
         else { return nil }
-        // Howard Hinnant's days_from_civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        self.daysSinceEpoch = Int32(era * 146_097 + doe - 719_468)
+        self.daysSinceEpoch = Int32(CivilCalendar.days(year: year, month: month, day: day))
     }
 
     /// Parses exactly `YYYY-MM-DD`.
@@ -40,17 +35,7 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     /// (year, month, day) of this day.
-    public var components: (year: Int, month: Int, day: Int) {
-        let z = Int(daysSinceEpoch) + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    public var components: (year: Int, month: Int, day: Int) { CivilCalendar.civil(days: Int(daysSinceEpoch)) }
 
     public func adding(days: Int32) -> CalendarDay { CalendarDay(daysSinceEpoch: daysSinceEpoch + days) }
 
@@ -65,11 +50,5 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public static func < (lhs: CalendarDay, rhs: CalendarDay) -> Bool { lhs.daysSinceEpoch < rhs.daysSinceEpoch }
 
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
+    static func daysIn(month: Int, year: Int) -> Int { CivilCalendar.daysIn(month: month, year: year) }
 }

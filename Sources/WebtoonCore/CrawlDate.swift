@@ -1,3 +1,5 @@
+import CivilCalendar
+
 /// A KST calendar day. One crawl date is fixed per job and carried by every task and record, so partitions never
 /// depend on when or where a step happens to run.
 public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
@@ -36,29 +38,10 @@ public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     public init(daysSinceEpoch: Int64) {
-        // Howard Hinnant's civil_from_days.
-        let z = daysSinceEpoch + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        year = Int(yoe + era * 400 + (m <= 2 ? 1 : 0))
-        month = Int(m)
-        day = Int(d)
+        (year, month, day) = CivilCalendar.civil(days: Int(daysSinceEpoch))
     }
 
-    public var daysSinceEpoch: Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = Int64(month > 2 ? month - 3 : month + 9)
-        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    public var daysSinceEpoch: Int64 { Int64(CivilCalendar.days(year: year, month: month, day: day)) }
 
     /// Monday = 0 … Sunday = 6.
     public var weekday: Int {
@@ -160,13 +143,7 @@ public struct CrawlDate: Hashable, Sendable, Comparable, CustomStringConvertible
         return utcSeconds * 1_000_000 + fraction
     }
 
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
+    static func daysIn(month: Int, year: Int) -> Int { CivilCalendar.daysIn(month: month, year: year) }
 
     static func digits(_ bytes: some Collection<UInt8>) -> Int? {
         var value = 0

@@ -1,3 +1,5 @@
+import CivilCalendar
+
 /// A proleptic Gregorian calendar day counted from 1970-01-01, used for KST days (no time zone arithmetic needed
 /// because every date the simulator serves is already a KST calendar day).
 struct CalendarDay: Hashable, Comparable, Sendable {
@@ -7,14 +9,7 @@ struct CalendarDay: Hashable, Comparable, Sendable {
     init(number: Int) { self.number = number }
 
     init(year: Int, month: Int, day: Int) {
-        // Howard Hinnant's days_from_civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        number = era * 146_097 + doe - 719_468
+        number = CivilCalendar.days(year: year, month: month, day: day)
     }
 
     /// Parses `YYYY-MM-DD`; nil when the text is not a valid calendar date.
@@ -29,21 +24,10 @@ struct CalendarDay: Hashable, Comparable, Sendable {
         self = candidate
     }
 
-    var civil: (year: Int, month: Int, day: Int) {
-        // Howard Hinnant's civil_from_days.
-        let z = number + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
+    var civil: (year: Int, month: Int, day: Int) { CivilCalendar.civil(days: number) }
 
     /// Monday = 0 … Sunday = 6 (1970-01-01 was a Thursday).
-    var weekday: Int { ((number % 7) + 7 + 3) % 7 }
+    var weekday: Int { CivilCalendar.weekday(days: number) }
 
     /// `YYYY-MM-DD`.
     var iso: String {
