@@ -1,20 +1,43 @@
 import CZstd
+import Synchronization
 
 /// zstd frames, one-shot and streaming.
 public enum Zstd {
     public static let defaultLevel: Int32 = 3
 
     /// Compresses `input` into one zstd frame that records its content size.
+    ///
+    /// Contexts are reused (`ZSTD_compressCCtx` on a pooled context gives the same frame as `ZSTD_compress`):
+    /// creating one per call cost more than compressing the small pages and segments a crawl writes by the
+    /// thousand.
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = defaultLevel) throws -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
+        guard let context = contexts.withLock({ $0.popLast() }).flatMap(OpaquePointer.init(bitPattern:)) ?? ZSTD_createCCtx()
+        else {
+            throw CompressionError(code: .codecFailure, codec: "zstd", detail: "ZSTD_createCCtx failed (out of memory)")
+        }
+        defer {
+            let address = Int(bitPattern: context)
+            let kept = contexts.withLock { pool -> Bool in
+                guard pool.count < maxPooledContexts else { return false }
+                pool.append(address)
+                return true
+            }
+            if !kept { ZSTD_freeCCtx(context) }
+        }
         var result = 0
         let output = [UInt8](unsafeUninitializedCapacity: max(bound, 1)) { out, count in
-            result = withCBytes(input) { src, n in ZSTD_compress(out.baseAddress, bound, src, n, level) }
+            result = withCBytes(input) { src, n in ZSTD_compressCCtx(context, out.baseAddress, bound, src, n, level) }
             count = ZSTD_isError(result) != 0 ? 0 : result
         }
         guard ZSTD_isError(result) == 0 else { throw failure(result, "compress") }
         return output
     }
+
+    /// Idle compression contexts (their addresses), at most `maxPooledContexts`: one per thread compressing at
+    /// once is enough. A context is used by one caller at a time: it leaves the pool while in use.
+    private static let contexts = Mutex<[Int]>([])
+    private static let maxPooledContexts = 8
 
     public static func compress(_ input: [UInt8], level: Int32 = defaultLevel) throws -> [UInt8] {
         try input.withUnsafeBytes { buffer in try compress(buffer, level: level) }

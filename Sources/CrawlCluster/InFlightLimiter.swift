@@ -17,6 +17,14 @@ final class InFlightLimiter: Sendable {
     init(limit: Int) { state = Mutex(State(available: max(1, limit))) }
 
     func acquire() async throws {
+        // Fast path: a free slot and nobody queued takes no continuation (no suspension, no executor hop).
+        if Task.isCancelled { throw CancellationError() }
+        let taken = state.withLock { state -> Bool in
+            guard state.available > 0 && state.waiters.isEmpty else { return false }
+            state.available -= 1
+            return true
+        }
+        if taken { return }
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID

@@ -9,8 +9,9 @@ private let curlGlobalInitResult: CURLcode = ccurl_global_init_default()
 /// HTTP fetches over one libcurl multi handle driven by a dedicated thread.
 ///
 /// The thread owns the `CURLM` and every `CURL` easy handle, so no curl object is ever touched concurrently and no
-/// blocking call runs on Swift's cooperative pool. Callers hand requests over through a mutex-guarded inbox and
-/// `curl_multi_wakeup`. Connections are pooled by the multi handle (HTTP/2 multiplexed where offered) and capped
+/// blocking call runs on Swift's cooperative pool. Callers hand requests over through a mutex-guarded inbox and a
+/// wake-up. On Linux the thread drives curl with `curl_multi_socket_action` over epoll, so a wake-up touches only
+/// the transfers whose sockets are ready (`curl_multi_perform` checks every transfer each time). Connections are pooled by the multi handle (HTTP/2 multiplexed where offered) and capped
 /// per host and in total.
 public final class HTTPClient: Sendable {
     public struct Configuration: Sendable {
@@ -48,7 +49,20 @@ public final class HTTPClient: Sendable {
             throw HTTPFetchError(code: .other, url: "", message: "curl_multi_init failed")
         }
         let logger = logger ?? Logger(label: "CurlKit", factory: { _ in SwiftLogNoOpLogHandler() })
+        #if os(Linux)
+        let events = UnsafeMutablePointer<ccurl_events>.allocate(capacity: 1)
+        events.initialize(to: ccurl_events(epfd: -1, wakefd: -1, multi: nil, deadline_ms: -1))
+        guard ccurl_events_init(events, multi) == 0 else {
+            let detail = String(cString: strerror(errno))
+            ccurl_events_close(events)
+            events.deallocate()
+            curl_multi_cleanup(multi)
+            throw HTTPFetchError(code: .other, url: "", message: "epoll/eventfd set-up failed: \(detail)")
+        }
+        shared = Shared(multi: multi, events: events)
+        #else
         shared = Shared(multi: multi)
+        #endif
         let loop = TransferLoop(shared: shared, configuration: configuration, logger: logger)
         Thread { loop.run() }.start()
     }
@@ -157,17 +171,33 @@ struct Inbox: ~Copyable {
 /// State shared by the client and its thread, so the thread does not keep the client alive.
 final class Shared: Sendable {
     let inbox = Mutex(Inbox())
-    /// Used off the loop thread only for `curl_multi_wakeup` (documented thread-safe), and only while the inbox says
-    /// the loop is not stopped, under the lock, so never after `curl_multi_cleanup`.
+    /// Used off the loop thread only for the wake-up (`curl_multi_wakeup` or an eventfd write, both thread-safe),
+    /// and only while the inbox says the loop is not stopped, under the lock, so never after clean-up.
     nonisolated(unsafe) let multi: UnsafeMutableRawPointer
     /// The transfer thread's kernel id once it runs (Linux), so tests can watch that exact thread end.
     let threadID = Atomic<Int>(0)
 
+    #if os(Linux)
+    /// The epoll set, wake-up eventfd and curl timer the loop drives transfers with (see `ccurl_events_run`).
+    nonisolated(unsafe) let events: UnsafeMutablePointer<ccurl_events>
+    private let wakeFD: Int32
+
+    init(multi: UnsafeMutableRawPointer, events: UnsafeMutablePointer<ccurl_events>) {
+        self.multi = multi
+        self.events = events
+        wakeFD = events.pointee.wakefd
+    }
+    #else
     init(multi: UnsafeMutableRawPointer) { self.multi = multi }
+    #endif
 
     func wakeUp(_ inbox: inout Inbox) {
         guard !inbox.wakeupPending, inbox.state != .stopped else { return }
         inbox.wakeupPending = true
+        #if os(Linux)
+        ccurl_events_wake(wakeFD)
+        #else
         curl_multi_wakeup(multi)
+        #endif
     }
 }

@@ -2,6 +2,10 @@ import CCurl
 import Logging
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One request on an easy handle, from `curl_multi_add_handle` until its continuation is resumed.
 /// Passed to libcurl callbacks as unretained userdata; the loop's tables keep it alive.
 final class Transfer {
@@ -67,7 +71,9 @@ final class TransferLoop: @unchecked Sendable {
         // Thread.name: Foundation may not yet know its thread's id this early and then skips the OS call.
         ccurl_name_current_thread("CurlKit.HTTP")
         shared.threadID.store(ccurl_current_thread_id(), ordering: .releasing)
+        #if !os(Linux)
         var running: Int32 = 0
+        #endif
         while true {
             let (submissions, cancellations, stopping): ([Submission], [UInt64], Bool) = shared.inbox.withLock {
                 inbox in
@@ -86,12 +92,20 @@ final class TransferLoop: @unchecked Sendable {
             }
             for submission in submissions { start(submission) }
             for id in cancellations { cancel(id) }
+            #if os(Linux)
+            // Waits for a ready socket, curl's timer or a wake-up, and lets curl act on exactly those.
+            if ccurl_events_run(shared.events, 1000) < 0 {
+                logger.error("epoll_wait failed", metadata: ["errno": "\(errno)"])
+            }
+            drainCompletions()
+            #else
             let performed = curl_multi_perform(multi, &running)
             if performed != CURLM_OK {
                 logger.error("curl_multi_perform failed", metadata: ["code": "\(performed.rawValue)"])
             }
             drainCompletions()
             _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            #endif
         }
         stop()
     }
@@ -294,6 +308,10 @@ final class TransferLoop: @unchecked Sendable {
             return inbox.shutdownWaiters
         }
         curl_multi_cleanup(multi)
+        #if os(Linux)
+        ccurl_events_close(shared.events)  // after the cleanup, whose socket callbacks still use it
+        shared.events.deallocate()
+        #endif
         for waiter in waiters { waiter.resume() }
     }
 }

@@ -13,8 +13,8 @@ public struct ParquetWriterOptions: Sendable {
     public var dictionary: Bool = true
     /// When a chunk's dictionary page would exceed this, later pages fall back to PLAIN.
     public var dictionaryPageSizeLimit: Int = 1 << 20
-    /// Encode a row group's columns on several cores (Dispatch worker threads). The file is byte-identical
-    /// either way.
+    /// Encode a row group's columns on several cores (Dispatch worker threads), for row groups of at least
+    /// 4,096 rows (smaller ones are not worth waking threads for). The file is byte-identical either way.
     public var parallelEncoding: Bool = true
     /// Written to `created_by`; readers key statistics workarounds on it, so never impersonate another writer.
     public var createdBy: String = "webtoon-crawler version 0.1.0"

@@ -47,8 +47,10 @@ final class AtomicFileOutput {
     let temporaryPath: String
     let keepsExisting: Bool
     private var fd: Int32
-    private var buffer: [UInt8]
-    private var buffered = 0
+    /// Bytes not yet written; grows as needed up to `bufferSize` (a small file never pays for a zeroed 4 MiB
+    /// buffer: crawl workers write one per table and unit).
+    private var buffer: [UInt8] = []
+    private let bufferSize: Int
     private(set) var bytesWritten = 0
     private var finished = false
 
@@ -63,7 +65,7 @@ final class AtomicFileOutput {
         temporaryPath = (dir == "." && !path.hasPrefix("./") ? "" : dir + "/") + ".\(name).tmp-\(getpid())-\(suffix)"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ParquetError(.io, path: path, "create \(temporaryPath): \(errnoText())") }
-        buffer = [UInt8](repeating: 0, count: bufferSize)
+        self.bufferSize = max(1, bufferSize)
     }
 
     deinit {
@@ -76,23 +78,19 @@ final class AtomicFileOutput {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !finished else { throw ParquetError(.invalidArgument, path: finalPath, "write after commit or abort") }
-        if buffered + bytes.count > buffer.count { try flush() }
-        if bytes.count >= buffer.count {
+        if buffer.count + bytes.count > bufferSize { try flush() }
+        if bytes.count >= bufferSize {
             try writeFully(bytes)
         } else if bytes.count > 0 {
-            buffer.withUnsafeMutableBytes { dst in
-                (dst.baseAddress! + buffered).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            }
-            buffered += bytes.count
+            buffer.append(contentsOf: bytes)
         }
         bytesWritten += bytes.count
     }
 
     private func flush() throws {
-        guard buffered > 0 else { return }
-        let n = buffered
-        buffered = 0
-        try buffer.withUnsafeBytes { try writeFully(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        guard !buffer.isEmpty else { return }
+        defer { buffer.removeAll(keepingCapacity: true) }
+        try buffer.withUnsafeBytes { try writeFully($0) }
     }
 
     private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {

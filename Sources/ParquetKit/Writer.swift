@@ -12,6 +12,8 @@ public struct ParquetWriteSummary: Sendable, Hashable {
 /// Streams batches into row groups and serialises the file layout. Pure: bytes go to `sink`, so the same code
 /// writes files and in-memory buffers.
 struct FileEncoder {
+    /// Row groups with fewer rows are encoded on the calling thread even when parallel encoding is on.
+    static let parallelEncodingMinimumRows = 4_096
     let schema: ParquetSchema
     let options: ParquetWriterOptions
     private(set) var pending: [ColumnValues]
@@ -146,7 +148,9 @@ struct FileEncoder {
         let columns = pending
         let schema = self.schema
         let options = self.options
-        guard options.parallelEncoding, columns.count > 1 else {
+        // A small row group (a crawl unit's file holds a few dozen rows) encodes faster than Dispatch can hand
+        // its columns to other threads and wake them; the bytes are the same either way.
+        guard options.parallelEncoding, columns.count > 1, pendingRows >= Self.parallelEncodingMinimumRows else {
             return try zip(columns, schema.columns).map { try ChunkEncoder.encode($0, column: $1, options: options) }
         }
         let results = Mutex<[Result<EncodedChunk, any Error>?]>(Array(repeating: nil, count: columns.count))

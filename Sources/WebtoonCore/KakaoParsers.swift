@@ -49,7 +49,7 @@ public enum KakaoParsers {
 
     /// Every card of every section and card group. A title repeated within the response is returned once.
     public static func timetable(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> [ListedTitle] {
-        try rejectErrorEnvelope(body, request)
+        try rejectErrorEnvelope(body, body.count < 4096 ? FastJSON.parse(body) : nil, request)
         let r = try ResponseDecoding.decode(TimetableResponse.self, body, request)
         var seen: Set<Int64> = []
         var titles: [ListedTitle] = []
@@ -75,8 +75,9 @@ public enum KakaoParsers {
     // MARK: K3
 
     public static func titleInfo(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> TitleInfo {
-        try rejectErrorEnvelope(body, request)
-        let r = try ResponseDecoding.decode(DecoratorResponse.self, body, request)
+        let tree = FastJSON.parse(body)
+        try rejectErrorEnvelope(body, tree, request)
+        let r = try ResponseDecoding.decode(DecoratorResponse.self, body, tree, request)
         let id = try ResponseDecoding.id(r.data.id, "data.id", request)
         if let expected = request.parameters.titleId, expected != id {
             throw ResponseDecoding.failure(request, .inconsistent, field: "data.id", "answers for title \(id)")
@@ -93,8 +94,9 @@ public enum KakaoParsers {
     // MARK: K4
 
     public static func episodePage(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> EpisodePage {
-        try rejectErrorEnvelope(body, request)
-        let r = try ResponseDecoding.decode(EpisodesResponse.self, body, request)
+        let tree = FastJSON.parse(body)
+        try rejectErrorEnvelope(body, tree, request)
+        let r = try ResponseDecoding.decode(EpisodesResponse.self, body, tree, request)
         var episodes: [Episode] = []
         for (index, e) in r.data.episodes.enumerated() {
             let field = "data.episodes[\(index)]"
@@ -119,16 +121,18 @@ public enum KakaoParsers {
 
     /// The comment count, `meta.pagination.totalCount`. The body names no ids: they come from the request.
     public static func commentCount(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> Int64 {
-        try rejectErrorEnvelope(body, request)
-        let r = try ResponseDecoding.decode(CommentsResponse.self, body, request)
+        let tree = FastJSON.parse(body)
+        try rejectErrorEnvelope(body, tree, request)
+        let r = try ResponseDecoding.decode(CommentsResponse.self, body, tree, request)
         return try ResponseDecoding.count(r.meta.pagination.totalCount, "meta.pagination.totalCount", request)
     }
 
     // MARK: K6
 
     public static func likes(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> Int64 {
-        try rejectErrorEnvelope(body, request)
-        let r = try ResponseDecoding.decode(PopularityResponse.self, body, request)
+        let tree = FastJSON.parse(body)
+        try rejectErrorEnvelope(body, tree, request)
+        let r = try ResponseDecoding.decode(PopularityResponse.self, body, tree, request)
         if let id = r.data.episodeId, let expected = request.parameters.episodeId, id != expected {
             throw ResponseDecoding.failure(request, .inconsistent, field: "data.episodeId", "answers for episode \(id)")
         }
@@ -136,10 +140,12 @@ public enum KakaoParsers {
     }
 
     /// `{"errorCode": …, "errorMessage": …}` instead of `{"data": …}`.
-    static func rejectErrorEnvelope(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) {
-        guard body.count < 4096, let envelope = try? ResponseDecoding.decode(ErrorEnvelope.self, body, request) else {
-            return
-        }
+    /// `tree` is `body` parsed by `FastJSON` (nil if it could not be): an object without `errorCode` is no envelope,
+    /// which spares a failing `JSONDecoder` pass on every ordinary body.
+    static func rejectErrorEnvelope(_ body: [UInt8], _ tree: FastJSON?, _ request: EndpointRequest) throws(ResponseError) {
+        guard body.count < 4096 else { return }
+        if let tree, tree.isObject, let member = tree["errorCode"], member == nil { return }
+        guard let envelope = try? ResponseDecoding.decode(ErrorEnvelope.self, body, tree, request) else { return }
         throw ResponseDecoding.failure(
             request, .platformError, field: "errorCode", "\(envelope.errorCode): \(envelope.errorMessage ?? "")")
     }

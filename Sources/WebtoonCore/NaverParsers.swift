@@ -105,7 +105,7 @@ public enum NaverParsers {
     // MARK: N3
 
     public static func titleInfo(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> TitleInfo {
-        let r = try ResponseDecoding.decode(InfoResponse.self, body, request)
+        let r = try ResponseDecoding.decodeFast(InfoResponse.self, body, request)
         let id = try ResponseDecoding.id(r.titleId, "titleId", request)
         if let expected = request.parameters.titleId, expected != id {
             throw ResponseDecoding.failure(request, .inconsistent, field: "titleId", "answers for title \(id)")
@@ -123,7 +123,7 @@ public enum NaverParsers {
     // MARK: N4
 
     public static func articlePage(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> ArticlePage {
-        let r = try ResponseDecoding.decode(ArticleListResponse.self, body, request)
+        let r = try ResponseDecoding.decodeFast(ArticleListResponse.self, body, request)
         if let id = r.titleId, let expected = request.parameters.titleId, id != expected {
             throw ResponseDecoding.failure(request, .inconsistent, field: "titleId", "answers for title \(id)")
         }
@@ -146,7 +146,7 @@ public enum NaverParsers {
     // MARK: N5
 
     public static func rating(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> Rating {
-        let r = try ResponseDecoding.decode(UserActionResponse.self, body, request)
+        let r = try ResponseDecoding.decodeFast(UserActionResponse.self, body, request)
         if let count = r.starInfo.starScoreCount { _ = try ResponseDecoding.count(count, "starInfo.starScoreCount", request) }
         if let average = r.starInfo.averageStarScore, !average.isFinite || average < 0 {
             throw ResponseDecoding.failure(
@@ -161,7 +161,7 @@ public enum NaverParsers {
         -> CommentSummary
     {
         let json = try ResponseDecoding.unwrapJSONP(body, request)
-        let r = try ResponseDecoding.decode(CboxResponse.self, json, request)
+        let r = try ResponseDecoding.decodeFast(CboxResponse.self, json, request)
         if r.success == false {
             throw ResponseDecoding.failure(request, .platformError, field: "success", "cbox answered success=false")
         }
@@ -183,7 +183,7 @@ public enum NaverParsers {
     public static func communityComments(_ body: [UInt8], _ request: EndpointRequest, countField: String)
         throws(ResponseError) -> CommentSummary
     {
-        let r = try ResponseDecoding.decode(CommunityResponse.self, body, request)
+        let r = try ResponseDecoding.decodeFast(CommunityResponse.self, body, request)
         if r.status != "success" {
             throw ResponseDecoding.failure(request, .platformError, field: "status", "status is \"\(r.status)\"")
         }
@@ -203,7 +203,7 @@ public enum NaverParsers {
     /// Likes of one episode: the sum of `reactions[].count` of the entry for `{titleId}_{no}`. Nil when the
     /// platform has no entry for it (the caller records why).
     public static func likes(_ body: [UInt8], _ request: EndpointRequest) throws(ResponseError) -> Int64? {
-        let r = try ResponseDecoding.decode(LikeResponse.self, body, request)
+        let r = try ResponseDecoding.decodeFast(LikeResponse.self, body, request)
         let expected = "\(request.parameters.titleId ?? 0)_\(request.parameters.episodeId ?? 0)"
         guard let entry = r.contents.first(where: { $0.contentsId == expected }) else {
             if let other = r.contents.first {
@@ -294,6 +294,7 @@ public enum NaverParsers {
     /// cbox comment numbers are strings in some clients and numbers in others; accept both as text.
     struct FlexibleID: Decodable {
         var text: String
+        init(text: String) { self.text = text }
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let number = try? container.decode(Int64.self) {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One HTTP answer as the task runner sees it (after the crawler's retries).
 public struct FetchedResponse: Sendable, Hashable {
     public var status: Int
@@ -124,22 +126,30 @@ public struct TaskRunner: Sendable {
             case .crawlEpisodes(let t): try await context.crawlEpisodes(t, parallelism: episodeParallelism)
             }
         } catch let error as ResponseError {
-            throw TaskFailure(taskKey: task.key, response: error, fetchFailure: nil, raw: await context.log.raw)
+            throw TaskFailure(taskKey: task.key, response: error, fetchFailure: nil, raw: context.log.raw)
         } catch {
-            throw TaskFailure(taskKey: task.key, response: nil, fetchFailure: "\(error)", raw: await context.log.raw)
+            throw TaskFailure(taskKey: task.key, response: nil, fetchFailure: "\(error)", raw: context.log.raw)
         }
-        return TaskOutput(records: await context.log.records, raw: await context.log.raw, children: await context.log.children)
+        return TaskOutput(records: context.log.records, raw: context.log.raw, children: context.log.children)
     }
 }
 
-/// Collects what a task produced (episodes of a batch run concurrently).
-actor TaskLog {
-    var records = RecordBatch()
-    var raw: [RawResponse] = []
-    var children: [CrawlTask] = []
-    func add(_ response: RawResponse) { raw.append(response) }
-    func add(_ batch: RecordBatch) { records.append(contentsOf: batch) }
-    func add(children tasks: [CrawlTask]) { children += tasks }
+/// Collects what a task produced (episodes of a batch run concurrently). A lock, not an actor: every response is
+/// added from one of up to `episodeParallelism` concurrent episodes, and a contended actor call queues a job and
+/// wakes a pool thread each time.
+final class TaskLog: Sendable {
+    private struct State {
+        var records = RecordBatch()
+        var raw: [RawResponse] = []
+        var children: [CrawlTask] = []
+    }
+    private let state = Mutex(State())
+    var records: RecordBatch { state.withLock { $0.records } }
+    var raw: [RawResponse] { state.withLock { $0.raw } }
+    var children: [CrawlTask] { state.withLock { $0.children } }
+    func add(_ response: RawResponse) { state.withLock { $0.raw.append(response) } }
+    func add(_ batch: RecordBatch) { state.withLock { $0.records.append(contentsOf: batch) } }
+    func add(children tasks: [CrawlTask]) { state.withLock { $0.children += tasks } }
 }
 
 struct TaskContext: Sendable {
@@ -157,7 +167,7 @@ struct TaskContext: Sendable {
     {
         let request = catalog.request(endpoint, parameters)
         let response = try await fetcher.fetch(request)
-        await log.add(RawResponse(request: request, response: response))
+        log.add(RawResponse(request: request, response: response))
         guard (200..<300).contains(response.status) || accept.contains(response.status) else {
             throw ResponseDecoding.failure(request, .unexpectedStatus, "HTTP \(response.status)")
         }
@@ -224,8 +234,8 @@ struct TaskContext: Sendable {
         }
         var batch = RecordBatch()
         batch.titles = order.sorted().compactMap { titles[$0] }
-        await log.add(batch)
-        await log.add(
+        log.add(batch)
+        log.add(
             children: batch.titles.map {
                 .crawlTitle(
                     CrawlTitleTask(
@@ -318,8 +328,8 @@ struct TaskContext: Sendable {
         ]
         batch.genres = genreRecords(info.tags, task)
         batch.episodes = episodes
-        await log.add(batch)
-        await log.add(children: batches(episodes, task))
+        log.add(batch)
+        log.add(children: batches(episodes, task))
     }
 
     func crawlKakaoTitle(_ task: CrawlTitleTask) async throws {
@@ -373,8 +383,8 @@ struct TaskContext: Sendable {
         ]
         batch.genres = genreRecords(info.keywords.map { ($0, "SEO_KEYWORD") }, task)
         batch.episodes = episodes
-        await log.add(batch)
-        await log.add(children: batches(episodes, task))
+        log.add(batch)
+        log.add(children: batches(episodes, task))
     }
 
     func genreRecords(_ tags: [(name: String, source: String)], _ task: CrawlTitleTask) -> [GenreRecord] {
@@ -420,7 +430,7 @@ struct TaskContext: Sendable {
             batch.episodeStats.append(record)
             batch.comments += comments
         }
-        await log.add(batch)
+        log.add(batch)
     }
 
     func episodeStats(_ task: CrawlEpisodesTask, episodeId: Int64) async throws

@@ -121,7 +121,7 @@ public final class EndpointHTTPFetcher: EndpointFetching, Sendable {
             } catch {
                 outcome = .failure(error)
             }
-            let openingsBefore = await gate.breakerOpenings
+            let openingsBefore = gate.breakerOpenings
             var retryAfter: Duration?
             let retryable: Bool
             let status: Int?
@@ -130,14 +130,14 @@ public final class EndpointHTTPFetcher: EndpointFetching, Sendable {
             case .success(let response):
                 status = response.status
                 failureText = nil
-                await gate.release(ticket, status: response.status)
+                gate.release(ticket, status: response.status)
                 count(response, request.platform)
                 switch response.status {
                 case 429, 503:
                     retryAfter = RetrySchedule.parseRetryAfter(response.header("Retry-After"))
                     if response.status == 429, let retryAfter {
                         // The whole platform waits, not just this request (capped like the retry delay).
-                        await gate.pause(
+                        gate.pause(
                             for: min(retryAfter, .milliseconds(schedule.policy.maxRetryAfterMilliseconds)))
                     }
                     retryable = true
@@ -154,7 +154,7 @@ public final class EndpointHTTPFetcher: EndpointFetching, Sendable {
             case .failure(let error):
                 status = nil
                 failureText = "\(error)"
-                await gate.release(ticket, status: nil)
+                gate.release(ticket, status: nil)
                 stats.add(.transportErrors, request.platform)
                 if let fetchError = error as? HTTPFetchError {
                     switch fetchError.code {
@@ -172,7 +172,7 @@ public final class EndpointHTTPFetcher: EndpointFetching, Sendable {
                 }
                 if !retryable { throw giveUp(.notRetryable, request, attempt, status: nil, error: failureText) }
             }
-            let openingsAfter = await gate.breakerOpenings
+            let openingsAfter = gate.breakerOpenings
             if openingsAfter > openingsBefore { stats.add(.breakerOpenings, request.platform, openingsAfter - openingsBefore) }
             if attempt >= maxAttempts {
                 throw giveUp(.retriesExhausted, request, attempt, status: status, error: failureText)

@@ -69,8 +69,9 @@ import Testing
     @Test func parallelEncodingWritesTheSameBytes() throws {
         let schema = try Fixtures.allTypesSchema(nullable: true)
         var options = ParquetWriterOptions()
-        options.rowGroupRows = 700
-        let batches = [Fixtures.allTypes(rows: 2000, seed: 77, nullable: true)]
+        // Row groups large enough to be encoded in parallel (smaller ones always encode on the calling thread).
+        options.rowGroupRows = 5_000
+        let batches = [Fixtures.allTypes(rows: 11_000, seed: 77, nullable: true)]
         options.parallelEncoding = true
         let parallel = try ParquetWriter.encode(schema: schema, batches: batches, options: options)
         options.parallelEncoding = false

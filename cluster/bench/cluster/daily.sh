@@ -46,9 +46,26 @@ for i in $(seq 1 "$RUNS"); do
       $(settings "$config") "${extra[@]}" --schema "$schema" --warehouse-suffix "bench_$id" \
       --data-root "$scratch/run-$id" 2>"$scratch/stderr-$id") || { echo "run failed ($config):"; tail -20 "$scratch/stderr-$id"; exit 1; }
     "$PSQL" "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema, warehouse_bench_$id, site_bench_$id, dashboard_bench_$id CASCADE" >/dev/null 2>&1 || true
-    rm -rf "$scratch/run-$id"
     requests=$(sed -n 's/^requests \([0-9]*\),.*/\1/p' <<<"$out")
     units=$(sed -n 's/^run [^:]*: units \([0-9]*\) .*/\1/p' <<<"$out")
-    echo "$config run=$i load1=$(cut -d' ' -f1 /proc/loadavg) requests=$requests units=$units | $(grep '^timing:' <<<"$out")"
+    # CPU per process from each process's own `resources` line (workers, coordinator) and `webtoon run`'s line
+    # (simulator + supervisor): µs per request of the whole run.
+    cpu=$(cat "$scratch/run-$id"/logs/*.log 2>/dev/null | awk -v req="$requests" -v run="$(grep '^this process' <<<"$out")" '
+      /resources/ {
+        u = 0; s = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^cpuUserSeconds=/) { sub(/.*=/, "", $i); u = $i }
+          if ($i ~ /^cpuSystemSeconds=/) { sub(/.*=/, "", $i); s = $i }
+        }
+        if ($0 ~ /role=worker/) { w += u + s; n++ } else if ($0 ~ /role=coordinator/) { c += u + s }
+      }
+      END {
+        split(run, a, " ")
+        for (i = 1; i in a; i++) { if (a[i] == "user") su = a[i + 1]; if (a[i] == "sys") ss = a[i + 1] }
+        sim = su + ss
+        if (req > 0) printf "cpu: workers %.2f s (%d µs/req, %d workers), coordinator %.2f s, simulator+run %.2f s (%d µs/req), all %.2f s", w, w * 1e6 / req, n, c, sim, sim * 1e6 / req, w + c + sim
+      }')
+    rm -rf "$scratch/run-$id"
+    echo "$config run=$i load1=$(cut -d' ' -f1 /proc/loadavg) requests=$requests units=$units | $(grep '^timing:' <<<"$out") | $cpu"
   done
 done
