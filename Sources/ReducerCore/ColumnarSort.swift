@@ -23,8 +23,6 @@ struct ColumnarLayout: Sendable {
     let stringKeys: [Int]
     /// Every column but `platform` (a partition key, not stored in `processed/` files).
     let outputColumns: [Int]
-    /// Rows per spill chunk (fewer when a chunk's encoding would exceed `maxRecordBytes`).
-    static let chunkRows = 8192
 
     /// Platform names in byte order; a row's platform code is its index here, so codes sort like the names.
     static let platforms: [[UInt8]] = acceptedPlatforms.map { Array($0.utf8) }.sorted {
@@ -264,8 +262,9 @@ struct SortEntry: Sendable {
     }
 
     /// Sorts by key words and version, the two halves on two cores (Dispatch worker threads, not the Swift
-    /// concurrency pool), then merges them.
-    static func sort(_ entries: inout [SortEntry]) {
+    /// concurrency pool), then merges them into `scratch` and swaps: both arrays keep their capacity, so repeated
+    /// sorts allocate nothing but the standard sort's own scratch (at most half the entries).
+    static func sort(_ entries: inout [SortEntry], scratch: inout [SortEntry]) {
         let count = entries.count
         guard count >= 1 << 16 else {
             entries.sort(by: precedes)
@@ -283,24 +282,25 @@ struct SortEntry: Sendable {
                 part.sort(by: precedes)
             }
         }
-        var merged: [SortEntry] = []
-        merged.reserveCapacity(count)
+        scratch.removeAll(keepingCapacity: true)
+        scratch.reserveCapacity(count)
         entries.withUnsafeBufferPointer { buffer in
             var left = 0
             var right = middle
             while left < middle && right < count {
                 if precedes(buffer[right], buffer[left]) {
-                    merged.append(buffer[right])
+                    scratch.append(buffer[right])
                     right += 1
                 } else {
-                    merged.append(buffer[left])
+                    scratch.append(buffer[left])
                     left += 1
                 }
             }
-            merged.append(contentsOf: buffer[left..<middle])
-            merged.append(contentsOf: buffer[right..<count])
+            scratch.append(contentsOf: buffer[left..<middle])
+            scratch.append(contentsOf: buffer[right..<count])
         }
-        entries = merged
+        swap(&entries, &scratch)
+        scratch.removeAll(keepingCapacity: true)
     }
 }
 
@@ -311,8 +311,14 @@ final class Gatherer {
     private var freeSlots: [Int] = []
     private var retired: [Int] = []
     private(set) var picks: [UInt64] = []
+    /// Picks a sink gathers at once at most (set from the memory budget and the row width).
+    var pickLimit = ProcessedReducer.batchRows
 
-    var retiredCount: Int { retired.count }
+    /// Retired batches a sink keeps before it gathers (each stays in memory until then); counted in merge fan-in.
+    static let retiredLimit = 4
+
+    /// True when the sink should gather its picks now.
+    var shouldFlush: Bool { picks.count >= pickLimit || retired.count >= Self.retiredLimit }
 
     func register(_ batch: ColumnBatch) -> Int {
         if let slot = freeSlots.popLast() {
