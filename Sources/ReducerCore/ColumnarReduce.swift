@@ -24,8 +24,8 @@ struct ColumnarMemoryPlan {
     var spillChunkBytes: Int { min(2 << 20, max(32 << 10, budget / 256)) }
     /// Bytes one gathered output batch may take.
     var gatherBytes: Int { budget / 32 }
-    /// Per entry of capacity: the entry, its slot in the merge target, and the standard sort's scratch (half).
-    static let entryBytes = 2 * SortEntry.bytes + SortEntry.bytes / 2
+    /// Per entry of capacity (the sort is in place).
+    static let entryBytes = SortEntry.bytes
 
     func rows(_ bytes: Int, bytesPerRow: Int, minimum: Int = 64) -> Int { max(minimum, bytes / max(1, bytesPerRow)) }
 }
@@ -63,7 +63,6 @@ final class ColumnarReduce<Row: ParquetRow> {
     private let logger: Logger
     private let buffer = Gatherer()
     private var entries: [SortEntry] = []
-    private var scratch: [SortEntry] = []
     /// Decoded bytes of the buffered batches.
     private var bufferedBytes = 0
     /// Compressed chunks (and the slice being decoded) of the input row group being read.
@@ -90,7 +89,7 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     /// Bytes the sort buffer holds now: batches, entry arrays by capacity, the input being read.
     private var memoryInUse: Int {
-        bufferedBytes + max(entries.capacity, scratch.capacity) * ColumnarMemoryPlan.entryBytes + inputReserve
+        bufferedBytes + entries.capacity * ColumnarMemoryPlan.entryBytes + inputReserve
     }
 
     /// Caps the entry buffer at the rows the inputs hold (footers), so a small input reserves no more.
@@ -103,7 +102,6 @@ final class ColumnarReduce<Row: ParquetRow> {
         let room = plan.sortLimit - inputReserve
         let capacity = min(expectedRows, max(rows, room / (bytesPerRow + ColumnarMemoryPlan.entryBytes)))
         entries.reserveCapacity(capacity)
-        scratch.reserveCapacity(capacity)
     }
 
     /// Reads every row group of one input file, each in slices of about `plan.sliceBytes` decoded bytes.
@@ -172,7 +170,7 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     /// Sorts the buffered entries and hands each key's winner to `sink`.
     private func emitBufferedWinners(to sink: any WinnerSink) throws {
-        SortEntry.sort(&entries, scratch: &scratch)
+        SortEntry.sort(&entries)
         let slots = buffer.slots
         var start = 0
         let count = entries.count
@@ -273,7 +271,6 @@ final class ColumnarReduce<Row: ParquetRow> {
     func finish(to sink: any WinnerSink) throws {
         defer {
             entries = []
-            scratch = []
             buffer.removeAll()
             runs.removeAll()
         }
@@ -285,7 +282,6 @@ final class ColumnarReduce<Row: ParquetRow> {
         }
         try spill()
         entries = []
-        scratch = []
         let fanIn = mergeFanIn
         while runs.pending.count > fanIn {
             let group = runs.take(fanIn)

@@ -140,3 +140,60 @@ enum SpillChunk {
         return ColumnBatch(columns)
     }
 }
+
+/// The row path reads strings with `String(decoding:as:)`, which replaces invalid UTF-8 with U+FFFD; the columnar path
+/// keeps bytes, so it repairs string columns the same way on input (keys included, so both paths see the same keys).
+enum UTF8Repair {
+    /// The column with every invalid value decoded as the row path decodes it, or nil when all values are valid.
+    static func repaired(_ strings: ByteArrayColumn) -> ByteArrayColumn? {
+        let offsets = strings.offsets
+        let valid = strings.bytes.withUnsafeBytes { raw -> Bool in
+            guard isValid(raw) else { return false }
+            // A valid buffer whose value boundaries all fall on character starts holds only valid values.
+            for offset in offsets where offset < raw.count && raw[offset] & 0xC0 == 0x80 { return false }
+            return true
+        }
+        if valid { return nil }
+        var result = ByteArrayColumn(reservingValues: strings.count, bytes: strings.bytes.count)
+        for index in 0..<strings.count { result.append(strings.string(at: index)) }
+        return result
+    }
+
+    /// UTF-8 well-formedness (no overlong forms, surrogates or values above U+10FFFF), ASCII 8 bytes at a time.
+    static func isValid(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let count = raw.count
+        var index = 0
+        while index < count {
+            if index + 8 <= count, raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                index += 8
+                continue
+            }
+            let lead = raw[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            func continuation(_ offset: Int, _ low: UInt8 = 0x80, _ high: UInt8 = 0xBF) -> Bool {
+                index + offset < count && raw[index + offset] >= low && raw[index + offset] <= high
+            }
+            switch lead {
+            case 0xC2...0xDF:
+                guard continuation(1) else { return false }
+                index += 2
+            case 0xE0...0xEF:
+                let low: UInt8 = lead == 0xE0 ? 0xA0 : 0x80
+                let high: UInt8 = lead == 0xED ? 0x9F : 0xBF
+                guard continuation(1, low, high), continuation(2) else { return false }
+                index += 3
+            case 0xF0...0xF4:
+                let low: UInt8 = lead == 0xF0 ? 0x90 : 0x80
+                let high: UInt8 = lead == 0xF4 ? 0x8F : 0xBF
+                guard continuation(1, low, high), continuation(2), continuation(3) else { return false }
+                index += 4
+            default:
+                return false
+            }
+        }
+        return true
+    }
+}
