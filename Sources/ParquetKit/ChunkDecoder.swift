@@ -20,6 +20,11 @@ struct ChunkDecoder {
     private var repetitionLevels: [UInt8] = []
     private var definitionLevels: [UInt8] = []
 
+    /// Sliced reads keep dictionary indices here and look values up only for the rows handed out, so a page of
+    /// many rows never decodes whole (`takeRows`).
+    var deferDictionaryLookups = false
+    private var pendingIndices: [UInt32] = []
+
     // The chunk's dictionary, if any.
     private var dict32: [Int32]?
     private var dict64: [Int64]?
@@ -45,15 +50,28 @@ struct ChunkDecoder {
     }
 
     private mutating func run(_ chunk: [UInt8], numValues: Int, rows: Int) throws -> ColumnValues {
+        var cursor = PageCursor()
+        while cursor.read < numValues { try decodePage(chunk, numValues: numValues, cursor: &cursor) }
+        return try finish(rows: rows)
+    }
+
+    /// Where page decoding stands in a chunk.
+    struct PageCursor {
         var position = 0
         var read = 0
         var dataPages = 0
-        while read < numValues {
-            guard position < chunk.count else {
+    }
+
+    /// Decodes the next page of `chunk` into the buffered values.
+    mutating func decodePage(_ chunk: [UInt8], numValues: Int, cursor: inout PageCursor) throws {
+        do {
+            let read = cursor.read
+            let dataPages = cursor.dataPages
+            guard cursor.position < chunk.count else {
                 throw ParquetError.corrupt(
                     "column \"\(column.name)\": chunk ends after \(read) of \(numValues) values")
             }
-            var r = ThriftReader(chunk, from: position)
+            var r = ThriftReader(chunk, from: cursor.position)
             let header = try PageHeaderMeta.decode(&r)
             let bodyStart = r.position
             let compressedSize = Int(header.compressedPageSize)
@@ -66,7 +84,7 @@ struct ChunkDecoder {
                     "column \"\(column.name)\": page declares \(header.uncompressedPageSize) bytes, limit is \(limits.maxPageBytes)")
             }
             let body = bodyStart..<(bodyStart + compressedSize)
-            position = body.upperBound
+            cursor.position = body.upperBound
             switch header.type {
             case PageType.dictionaryPage:
                 guard let h = header.dictionaryPage else { throw ParquetError.corrupt("dictionary page without its header") }
@@ -102,8 +120,8 @@ struct ChunkDecoder {
                     let present = try absorb(repetition: repetition, definition: definition, count: count)
                     try readValues(raw, start: p, count: present, encoding: h.encoding)
                 }
-                read += count
-                dataPages += 1
+                cursor.read += count
+                cursor.dataPages += 1
             case PageType.dataPageV2:
                 guard let h = header.dataPageV2 else { throw ParquetError.corrupt("data page v2 without its header") }
                 let count = Int(h.numValues)
@@ -147,15 +165,109 @@ struct ChunkDecoder {
                 try values.withUnsafeBytes { raw in
                     try readValues(raw, start: 0, count: present, encoding: h.encoding)
                 }
-                read += count
-                dataPages += 1
+                cursor.read += count
+                cursor.dataPages += 1
             case PageType.indexPage:
-                continue
+                return
             default:
                 throw ParquetError.corrupt("unknown page type \(header.type)")
             }
         }
-        return try finish(rows: rows)
+    }
+
+    /// Dense values decoded so far (not counting deferred dictionary indices).
+    private var denseCount: Int {
+        switch valueType {
+        case .boolean: return bools.count
+        case .int32, .date: return ints32.count
+        case .int64, .timestamp: return ints64.count
+        case .double: return doubles.count
+        case .string, .list: return strings.count
+        }
+    }
+
+    // Sliced reads: how much of the buffered levels, values and deferred indices was handed out already (dropped
+    // from the front once it is half of a buffer, so handing out slices stays linear).
+    private var validityStart = 0
+    private var denseStart = 0
+    private var pendingStart = 0
+
+    /// Looks up the next `count` deferred dictionary indices.
+    private mutating func gatherPending(_ count: Int) throws {
+        guard count > 0 else { return }
+        try gather(Array(pendingIndices[pendingStart..<(pendingStart + count)]))
+        pendingStart += count
+        if pendingStart == pendingIndices.count || pendingStart > 1 << 16 && pendingStart * 2 > pendingIndices.count {
+            pendingIndices.removeFirst(pendingStart)
+            pendingStart = 0
+        }
+    }
+
+    /// Rows buffered and not handed out yet (columns without repetition only).
+    var bufferedRows: Int {
+        layout.maxDefinition > 0
+            ? validity.count - validityStart : denseCount - denseStart + pendingIndices.count - pendingStart
+    }
+
+    /// Bytes held for rows not handed out yet: levels, decoded values, deferred indices and the dictionary.
+    var heldBytes: Int {
+        var total = (validity.count - validityStart) + (pendingIndices.count - pendingStart) * 4
+        let dense = denseCount - denseStart
+        switch valueType {
+        case .boolean: total += dense
+        case .int32, .date: total += dense * 4
+        case .int64, .timestamp, .double: total += dense * 8
+        case .string, .list: total += strings.bytes.count + strings.offsets.count * 8
+        }
+        total += (dict32?.count ?? 0) * 4 + (dict64?.count ?? 0) * 8 + (dictDouble?.count ?? 0) * 8
+        if let dictBytes { total += dictBytes.bytes.count + dictBytes.offsets.count * 8 }
+        return total
+    }
+
+    /// Hands out the next `rows` buffered rows as a column (exactly sized) and keeps the rest.
+    mutating func takeRows(_ rows: Int) throws -> ColumnValues {
+        precondition(layout.maxRepetition == 0 && rows <= bufferedRows)
+        var prefix = ChunkDecoder(column: column, layout: layout, codec: codec, limits: limits)
+        var present = rows
+        if layout.maxDefinition > 0 {
+            present = 0
+            let range = validityStart..<(validityStart + rows)
+            for index in range where validity[index] { present += 1 }
+            prefix.validity = Array(validity[range])
+            validityStart += rows
+            if validityStart == validity.count || validityStart * 2 > validity.count {
+                validity.removeFirst(validityStart)
+                validityStart = 0
+            }
+            prefix.nulls = rows - present
+            nulls -= rows - present
+        }
+        if denseCount - denseStart < present { try gatherPending(present - (denseCount - denseStart)) }
+        let range = denseStart..<(denseStart + present)
+        denseStart += present
+        let compact = denseStart == denseCount || denseStart * 2 > denseCount
+        func split<T>(_ values: inout [T]) -> [T] {
+            let head = Array(values[range])
+            if compact { values.removeFirst(denseStart) }
+            return head
+        }
+        switch valueType {
+        case .boolean: prefix.bools = split(&bools)
+        case .int32, .date: prefix.ints32 = split(&ints32)
+        case .int64, .timestamp: prefix.ints64 = split(&ints64)
+        case .double: prefix.doubles = split(&doubles)
+        case .string, .list:
+            var head = ByteArrayColumn()
+            head.append(contentsOf: strings, range: range)
+            prefix.strings = head
+            if compact {
+                var rest = ByteArrayColumn()
+                rest.append(contentsOf: strings, range: denseStart..<strings.count)
+                strings = rest
+            }
+        }
+        if compact { denseStart = 0 }
+        return try prefix.finish(rows: rows)
     }
 
     /// Levels with a u32 length prefix (data page v1); returns them and the offset after them.
@@ -294,6 +406,9 @@ struct ChunkDecoder {
     private mutating func readValues(
         _ raw: UnsafeRawBufferPointer, start: Int, count: Int, encoding: Int32
     ) throws {
+        if encoding != Encoding.rleDictionary, encoding != Encoding.plainDictionary {
+            try gatherPending(pendingIndices.count - pendingStart)
+        }
         switch encoding {
         case Encoding.plain:
             switch valueType {
@@ -317,6 +432,10 @@ struct ChunkDecoder {
             var indices = [UInt32](repeating: 0, count: count)
             try indices.withUnsafeMutableBufferPointer { out in
                 try RLEHybrid.decode(raw, start: start + 1, end: raw.count, bitWidth: bitWidth, count: count, into: out.baseAddress!)
+            }
+            if deferDictionaryLookups {
+                pendingIndices.append(contentsOf: indices)
+                return
             }
             try gather(indices)
         case Encoding.rle where valueType == .boolean:

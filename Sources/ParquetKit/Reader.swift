@@ -269,6 +269,92 @@ public final class ParquetReader {
         }
     }
 
+    /// Bytes of one row group's column chunks as stored (compressed) and after decompression (from the footer).
+    public func storedBytes(ofRowGroup g: Int, columns: [String]? = nil) throws -> (compressed: Int, uncompressed: Int) {
+        var compressed = 0
+        var uncompressed = 0
+        for c in try columnIndices(columns) {
+            guard let meta = metadata.rowGroups[g].columns[c].metaData else { continue }
+            compressed += Int(clamping: meta.totalCompressedSize)
+            uncompressed += Int(clamping: meta.totalUncompressedSize)
+        }
+        return (compressed, uncompressed)
+    }
+
+    /// Reads one row group as consecutive batches of at most `rows` rows, decoding each column page by page: memory
+    /// holds the group's compressed chunks, the rest of one decoded page per column (dictionary lookups wait until
+    /// their rows are handed out) and one slice, not the whole decoded group. The batches are exactly sized. `body`
+    /// also gets the bytes the reader still holds for the group (compressed chunks plus decoded-ahead values,
+    /// levels, indices and dictionaries), for callers that budget memory. A group with list columns is read whole
+    /// (one batch).
+    public func readRowGroup(
+        _ g: Int, columns: [String]? = nil, slicesOf rows: Int, _ body: (ColumnBatch, _ heldBytes: Int) throws -> Void
+    ) throws {
+        guard g >= 0, g < rowGroupCount, rows > 0 else {
+            throw ParquetError(.invalidArgument, path: path, "row group \(g) (of \(rowGroupCount)) in slices of \(rows)")
+        }
+        let indices = try columnIndices(columns)
+        if indices.contains(where: { layouts[$0].maxRepetition > 0 }) {
+            try body(try readRowGroup(g, columns: columns), 0)
+            return
+        }
+        final class Slicer: @unchecked Sendable {
+            var decoder: ChunkDecoder
+            var cursor = ChunkDecoder.PageCursor()
+            let bytes: [UInt8]
+            let numValues: Int
+            init(_ decoder: ChunkDecoder, _ bytes: [UInt8], _ numValues: Int) {
+                self.decoder = decoder
+                self.bytes = bytes
+                self.numValues = numValues
+            }
+            func next(_ rows: Int) throws -> ColumnValues {
+                while decoder.bufferedRows < rows, cursor.read < numValues {
+                    try decoder.decodePage(bytes, numValues: numValues, cursor: &cursor)
+                }
+                guard decoder.bufferedRows >= rows else {
+                    throw ParquetError.corrupt("column chunk holds \(decoder.bufferedRows) rows fewer than its row group")
+                }
+                return try decoder.takeRows(rows)
+            }
+        }
+        do {
+            let group = metadata.rowGroups[g]
+            let slicers = try indices.map { c in
+                let meta = group.columns[c].metaData!
+                let (start, length) = try Self.chunkRange(meta)
+                var decoder = ChunkDecoder(
+                    column: schema.columns[c], layout: layouts[c], codec: meta.codec, limits: options)
+                decoder.deferDictionaryLookups = true
+                return Slicer(decoder, try source.read(offset: start, count: length), Int(meta.numValues))
+            }
+            let total = Int(group.numRows)
+            var done = 0
+            while done < total {
+                let count = min(rows, total - done)
+                let batch: ColumnBatch
+                if options.parallelDecoding, slicers.count > 1 {
+                    let results = Mutex<[Result<ColumnValues, any Error>?]>(Array(repeating: nil, count: slicers.count))
+                    DispatchQueue.concurrentPerform(iterations: slicers.count) { i in
+                        let result = Result { try slicers[i].next(count) }
+                        results.withLock { $0[i] = result }
+                    }
+                    batch = ColumnBatch(try results.withLock { all in try all.map { try $0!.get() } })
+                } else {
+                    batch = ColumnBatch(try slicers.map { try $0.next(count) })
+                }
+                done += count
+                try body(batch, slicers.reduce(0) { $0 + $1.bytes.count + $1.decoder.heldBytes })
+            }
+            for slicer in slicers where slicer.decoder.bufferedRows > 0 || slicer.cursor.read < slicer.numValues {
+                throw ParquetError.corrupt("column \"\(slicer.decoder.column.name)\" holds more values than its row group's \(total) rows")
+            }
+        } catch let error as ParquetError {
+            throw error.path.isEmpty
+                ? ParquetError(error.code, path: path, "row group \(g): \(error.detail)") : error
+        }
+    }
+
     /// The schema of a projection, in the order of `columns`.
     public func projectedSchema(_ columns: [String]?) throws -> ParquetSchema {
         try ParquetSchema(try columnIndices(columns).map { schema.columns[$0] })

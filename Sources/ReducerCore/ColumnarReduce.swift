@@ -1,6 +1,5 @@
 import Logging
 import ParquetKit
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -8,26 +7,36 @@ import Synchronization
     import Darwin
 #endif
 
-/// glibc returns every freed block above its (adaptive) mmap threshold to the kernel, so each decoded row group
-/// and sort buffer comes back as fresh zeroed pages: a third of the CPU time went to page faults. Blocks up to
-/// 32 MiB now come from the heap, and free heap is kept for reuse — at most a quarter of the memory budget (8 to
-/// 256 MiB), so the retained memory stays proportional to what the caller allowed. Process-wide, set once, by the
-/// first columnar reduce.
-private let allocatorTuning = Mutex(false)
+/// How a columnar reduce shares its memory budget. Everything it holds is counted: decoded batches (read in
+/// exactly-sized slices), sort entries by capacity, the compressed chunks of the row group being read, the merge
+/// cursors' chunks and block buffers, and a fixed share for the output being gathered and encoded.
+struct ColumnarMemoryPlan {
+    let budget: Int
 
-private func tuneAllocator(forBudget budget: Int) {
-    guard !allocatorTuning.withLock({ done in defer { done = true }; return done }) else { return }
+    /// The sink's share: one gathered batch (`budget / 32`), the writer's buffered row group (`budget / 32`, set by
+    /// `ProcessedReducer`) and its encoding.
+    var outputReserve: Int { budget / 8 }
+    /// What the sort buffer (batches + entries) and the input being decoded may hold.
+    var sortLimit: Int { budget - outputReserve }
+    /// Decoded bytes per input slice (a row group is decoded page by page in slices of this size).
+    var sliceBytes: Int { min(8 << 20, max(128 << 10, budget / 64)) }
+    /// Decoded bytes per spill chunk.
+    var spillChunkBytes: Int { min(2 << 20, max(32 << 10, budget / 256)) }
+    /// Bytes one gathered output batch may take.
+    var gatherBytes: Int { budget / 32 }
+    /// Per entry of capacity (the sort is in place).
+    static let entryBytes = SortEntry.bytes
+
+    func rows(_ bytes: Int, bytesPerRow: Int, minimum: Int = 64) -> Int { max(minimum, bytes / max(1, bytesPerRow)) }
+}
+
+/// Hands free heap pages back to the kernel (glibc's `malloc_trim`, which also releases whole free pages inside the
+/// heap, not only at its top): the freed batches and sort buffers of a spilled run would otherwise stay resident as
+/// fragments and count toward peak RSS beyond the budget. No allocator setting changes.
+func releaseFreeHeap() {
     #if canImport(Glibc)
-        // malloc.h is not in the Glibc module: look mallopt up (M_TRIM_THRESHOLD -1, M_TOP_PAD -2,
-        // M_MMAP_THRESHOLD -3).
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        if let symbol = dlsym(nil, "mallopt") {
-            let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-            let retained = min(256 << 20, max(8 << 20, budget / 4))
-            _ = mallopt(-3, Int32(min(32 << 20, max(1 << 20, budget / 32))))
-            _ = mallopt(-1, Int32(retained))
-            _ = mallopt(-2, Int32(min(64 << 20, retained / 4)))
-        }
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(symbol, to: MallocTrim.self)(0) }
     #endif
 }
 
@@ -40,11 +49,11 @@ protocol WinnerSink: AnyObject {
 
 /// Sorts and deduplicates the rows of Parquet files column by column within a memory budget.
 ///
-/// Input row groups stay in their decoded columnar form; each row adds one fixed-width `SortEntry`. When the batches
-/// plus entries would exceed the budget, the entries are sorted, each key's winner is kept and the winners are written
-/// as a run: chunks of rows, each an in-memory Parquet image (snappy, PLAIN) inside a CRC-checked spill record. The
-/// runs are then merged with a heap (several passes when there are more than fit the budget). Winners go to a
-/// `WinnerSink` as references; sinks gather whole columns at once.
+/// Input row groups are decoded in slices that stay in columnar form; each row adds one fixed-width `SortEntry`. When
+/// the batches plus entries would exceed the budget (`ColumnarMemoryPlan`), the entries are sorted, each key's winner
+/// is kept and the winners are written as a run: chunks of rows, each raw column arrays (`SpillChunk`) inside a
+/// CRC-checked spill record. The runs are then merged with a heap (several passes when there are more than
+/// fit the budget). Winners go to a `WinnerSink` as references; sinks gather whole columns at once.
 ///
 /// Same rule as the row path: per (day, platform, natural key) the latest `fetched_at` wins, then the larger encoded
 /// row (`RowWriter`), so the result never depends on input order.
@@ -54,30 +63,48 @@ final class ColumnarReduce<Row: ParquetRow> {
     private let logger: Logger
     private let buffer = Gatherer()
     private var entries: [SortEntry] = []
+    /// Decoded bytes of the buffered batches.
     private var bufferedBytes = 0
+    /// Compressed chunks (and the slice being decoded) of the input row group being read.
+    private var inputReserve = 0
+    /// Rows the inputs hold in all (caps the entry buffer), and the widest decoded row seen.
+    private var expectedRows = Int.max
+    private var bytesPerRow = 0
+    private let plan: ColumnarMemoryPlan
     private let runs: SpillRuns
-    /// Largest decoded chunk written to a run, which sets how many runs one merge pass can hold.
+    /// Largest decoded chunk and largest record written to a run, which set how many runs one merge pass can hold.
     private var largestChunkBytes = 0
+    private var largestChunkRows = 0
+    private var largestRecordBytes = 0
     private(set) var statistics = ExternalSortStatistics()
 
     init(layout: ColumnarLayout, configuration: ExternalSortConfiguration, logger: Logger) throws(ReducerError) {
         try configuration.validate()
-        tuneAllocator(forBudget: configuration.memoryBudget)
         self.layout = layout
         self.configuration = configuration
         self.logger = logger
+        plan = ColumnarMemoryPlan(budget: configuration.memoryBudget)
         runs = SpillRuns(parent: configuration.spillDirectory, blockBytes: configuration.blockBytes)
     }
 
-    private func cost(rows: Int, bytes: Int) -> Int { bytes + rows * 2 * SortEntry.bytes }
-
-    /// Sizes the entry buffer once for the rows expected (at most what the budget admits), instead of growing it
-    /// (and touching fresh pages) batch by batch.
-    func reserve(forRows rows: Int) {
-        entries.reserveCapacity(min(rows, configuration.memoryBudget / (2 * SortEntry.bytes)))
+    /// Bytes the sort buffer holds now: batches, entry arrays by capacity, the input being read.
+    private var memoryInUse: Int {
+        bufferedBytes + entries.capacity * ColumnarMemoryPlan.entryBytes + inputReserve
     }
 
-    /// Reads every row group of one input file.
+    /// Caps the entry buffer at the rows the inputs hold (footers), so a small input reserves no more.
+    func reserve(forRows rows: Int) { expectedRows = max(1, rows) }
+
+    /// Sizes the entry buffer once, from the first batch's row width: as many entries as the budget admits next to
+    /// their rows, so it never grows (and never copies) while filling.
+    private func sizeEntries(rows: Int) {
+        guard entries.capacity == 0 else { return }
+        let room = plan.sortLimit - inputReserve
+        let capacity = min(expectedRows, max(rows, room / (bytesPerRow + ColumnarMemoryPlan.entryBytes)))
+        entries.reserveCapacity(capacity)
+    }
+
+    /// Reads every row group of one input file, each in slices of about `plan.sliceBytes` decoded bytes.
     func add(path: String) throws {
         let reader = try ParquetReader(path: path)
         var fileTypes: [ParquetType] = []
@@ -89,9 +116,25 @@ final class ColumnarReduce<Row: ParquetRow> {
             fileTypes.append(reader.schema.columns[position].type)
             names.append(column.name)
         }
+        let strings = layout.columns.filter { $0.type == .string }.count
         for group in 0..<reader.rowGroupCount {
-            let decoded = try reader.readRowGroup(group, columns: names)
-            try add(try layout.normalize(decoded, fileTypes: fileTypes, source: path), source: path)
+            let rows = reader.rowCount(ofRowGroup: group)
+            guard rows > 0 else { continue }
+            let stored = try reader.storedBytes(ofRowGroup: group, columns: names)
+            // Decoded width: the page bytes (less the 4-byte length of each string) plus an 8-byte offset per string.
+            let estimate = max(bytesPerRow, stored.uncompressed / rows + 4 * strings)
+            // Before the group: its compressed chunks and a first page per column, at most the decoded group.
+            let reserve = stored.compressed + min(stored.uncompressed, names.count << 20) + 2 * plan.sliceBytes
+            if !entries.isEmpty, memoryInUse + reserve > plan.sortLimit { try spill() }
+            inputReserve = reserve
+            defer { inputReserve = 0 }
+            try reader.readRowGroup(
+                group, columns: names, slicesOf: min(rows, plan.rows(plan.sliceBytes, bytesPerRow: estimate))
+            ) { slice, held in
+                // While reading: what the reader holds now, and the next slice being decoded.
+                inputReserve = held + 2 * plan.sliceBytes
+                try add(try layout.normalize(slice, fileTypes: fileTypes, source: path), source: path)
+            }
         }
     }
 
@@ -111,8 +154,14 @@ final class ColumnarReduce<Row: ParquetRow> {
             try layout.row(Row.self, batch, bad.row, source: source).validate()
             throw layout.invalid(source, "platform", "row \(bad.row) has no accepted platform")
         }
-        let bytes = cost(rows: rows, bytes: ColumnarLayout.bytes(of: batch))
-        if !entries.isEmpty, bufferedBytes + bytes > configuration.memoryBudget { try spill() }
+        let bytes = ColumnarLayout.bytes(of: batch)
+        bytesPerRow = max(bytesPerRow, (bytes + rows - 1) / rows)
+        sizeEntries(rows: rows)
+        if !entries.isEmpty,
+            memoryInUse + bytes > plan.sortLimit || entries.count + rows > entries.capacity
+        {
+            try spill()
+        }
         let slot = buffer.register(batch)
         layout.appendEntries(batch, slot: slot, platformCodes: codes, to: &entries)
         bufferedBytes += bytes
@@ -176,7 +225,9 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     private func newRun() throws -> RunSink {
         let writer = try runs.newWriter()
-        return try RunSink(writer: writer, layout: layout, maxRecordBytes: configuration.maxRecordBytes)
+        return try RunSink(
+            writer: writer, layout: layout, maxRecordBytes: configuration.maxRecordBytes,
+            chunkRows: plan.rows(plan.spillChunkBytes, bytesPerRow: bytesPerRow))
     }
 
     /// Writes the buffered winners as one run and empties the buffer.
@@ -185,7 +236,7 @@ final class ColumnarReduce<Row: ParquetRow> {
         let run = try newRun()
         try emitBufferedWinners(to: run)
         try run.finish(from: buffer)
-        largestChunkBytes = max(largestChunkBytes, run.largestChunkBytes)
+        noteChunks(of: run)
         statistics.spilledRuns += 1
         statistics.spilledBytes += run.writer.bytesWritten
         logger.debug(
@@ -197,6 +248,23 @@ final class ColumnarReduce<Row: ParquetRow> {
         entries.removeAll(keepingCapacity: true)
         buffer.removeAll()
         bufferedBytes = 0
+        releaseFreeHeap()
+    }
+
+    private func noteChunks(of run: RunSink) {
+        largestChunkBytes = max(largestChunkBytes, run.largestChunkBytes)
+        largestChunkRows = max(largestChunkRows, run.largestChunkRows)
+        largestRecordBytes = max(largestRecordBytes, run.largestRecordBytes)
+    }
+
+    /// How many runs one merge pass reads at once: each holds a decoded chunk, its entries and a block buffer as
+    /// large as its largest record; retired chunks (and the one being decoded) wait for the sink's next gather; the
+    /// output keeps its share.
+    var mergeFanIn: Int {
+        let chunk = largestChunkBytes + largestChunkRows * SortEntry.bytes
+        let perRun = max(1, chunk + max(configuration.blockBytes, largestRecordBytes))
+        let fixed = plan.outputReserve + (Gatherer.retiredLimit + 1) * chunk
+        return max(2, min(1024, (configuration.memoryBudget - fixed) / perRun))
     }
 
     /// Emits every key's winner in key order to `sink`, then releases memory and spill files.
@@ -206,29 +274,36 @@ final class ColumnarReduce<Row: ParquetRow> {
             buffer.removeAll()
             runs.removeAll()
         }
+        buffer.pickLimit = outputPickLimit
         if runs.pending.isEmpty {
             try emitBufferedWinners(to: sink)
             try sink.finish(from: buffer)
             return
         }
         try spill()
-        // One decoded chunk plus its entries per run, within half the budget (the rest is for the output).
-        let perRun = max(1, cost(rows: ColumnarLayout.chunkRows, bytes: largestChunkBytes))
-        let fanIn = max(2, min(1024, configuration.memoryBudget / 2 / perRun))
+        entries = []
+        let fanIn = mergeFanIn
         while runs.pending.count > fanIn {
             let group = runs.take(fanIn)
             let run = try newRun()
             try merge(group, into: run)
             runs.remove(group)
             try run.finish(from: run.gatherer)
+            noteChunks(of: run)
             statistics.spilledBytes += run.writer.bytesWritten
             statistics.mergePasses += 1
         }
         let group = runs.take()
         let gatherer = Gatherer()
+        gatherer.pickLimit = outputPickLimit
         try merge(group, into: sink, gatherer: gatherer)
         try sink.finish(from: gatherer)
         statistics.mergePasses += 1
+    }
+
+    /// Rows one gathered output batch may hold within `plan.gatherBytes`.
+    private var outputPickLimit: Int {
+        min(ProcessedReducer.batchRows, plan.rows(plan.gatherBytes, bytesPerRow: bytesPerRow, minimum: 256))
     }
 
     private func merge(_ paths: [String], into run: RunSink) throws {
@@ -311,15 +386,7 @@ final class RunCursor {
     /// Decodes the reader's current record into a batch; false when the run is exhausted.
     func load(layout: ColumnarLayout, into gatherer: Gatherer) throws -> Bool {
         guard let record = reader.current else { return false }
-        let image = Array(SortRecord.payload(record))
-        let parquet = try ParquetReader(bytes: image, name: reader.path)
-        guard parquet.rowGroupCount == 1 else {
-            throw ReducerError(
-                code: .corruptSpill, operation: "read spill chunk", subject: reader.path,
-                detail: "chunk has \(parquet.rowGroupCount) row groups")
-        }
-        batch = try layout.normalize(
-            parquet.readRowGroup(0), fileTypes: parquet.schema.columns.map(\.type), source: reader.path)
+        batch = try SpillChunk.decode(SortRecord.payload(record), layout: layout, source: reader.path)
         guard batch.rowCount > 0, case .success(let codes) = layout.platformCodes(batch) else {
             throw ReducerError(
                 code: .corruptSpill, operation: "read spill chunk", subject: reader.path,
@@ -342,32 +409,30 @@ final class RunCursor {
     }
 }
 
-/// Writes winners as a run: chunks of all columns, each a Parquet image in one checksummed spill record.
+/// Writes winners as a run: chunks of all columns (`SpillChunk`), each in one checksummed spill record.
 final class RunSink: WinnerSink {
     let writer: SpillWriter
     let layout: ColumnarLayout
     let gatherer = Gatherer()
     private let maxRecordBytes: Int
-    private let schema: ParquetSchema
     private let allColumns: [Int]
-    private var options = ParquetWriterOptions()
+    private let chunkRows: Int
     private(set) var rows = 0
     private(set) var largestChunkBytes = 0
+    private(set) var largestChunkRows = 0
+    private(set) var largestRecordBytes = 0
 
-    init(writer: SpillWriter, layout: ColumnarLayout, maxRecordBytes: Int) throws {
+    init(writer: SpillWriter, layout: ColumnarLayout, maxRecordBytes: Int, chunkRows: Int) throws {
         self.writer = writer
         self.layout = layout
         self.maxRecordBytes = maxRecordBytes
-        schema = try ParquetSchema(layout.columns)
+        self.chunkRows = chunkRows
         allColumns = Array(layout.columns.indices)
-        options.codec = .snappy
-        options.dictionary = false
-        options.parallelEncoding = false
     }
 
     func accept(_ entry: SortEntry, from source: Gatherer) throws {
         source.pick(entry.ref)
-        if source.picks.count >= ColumnarLayout.chunkRows || source.retiredCount >= 16 {
+        if source.picks.count >= chunkRows || source.shouldFlush {
             try flush(source)
         }
     }
@@ -386,28 +451,28 @@ final class RunSink: WinnerSink {
     /// Writes the picked rows `range` as one record, halving the range until its image fits `maxRecordBytes`.
     private func write(_ source: Gatherer, _ range: Range<Int>) throws {
         let batch = source.gather(allColumns, layout: layout, range: range)
-        let image = try ParquetWriter.encode(schema: schema, batches: [batch], options: options)
-        if image.count + SortRecord.headerBytes > maxRecordBytes {
+        let size = SpillChunk.size(of: batch)
+        if size + SortRecord.headerBytes > maxRecordBytes {
             guard range.count > 1 else {
                 throw ReducerError(
                     code: .recordTooLarge, operation: "write spill chunk", subject: writer.path,
-                    detail: "one row encodes to \(image.count) bytes, maxRecordBytes is \(maxRecordBytes)")
+                    detail: "one row takes \(size) bytes, maxRecordBytes is \(maxRecordBytes)")
             }
             let middle = range.lowerBound + range.count / 2
             try write(source, range.lowerBound..<middle)
             try write(source, middle..<range.upperBound)
             return
         }
-        largestChunkBytes = max(
-            largestChunkBytes, ColumnarLayout.bytes(of: batch) * ColumnarLayout.chunkRows / range.count)
-        // One SortRecord (empty key, version = row count, payload = the image) in a buffer the writer copies.
-        let record = UnsafeMutableRawPointer.allocate(byteCount: SortRecord.headerBytes + image.count, alignment: 8)
+        largestChunkBytes = max(largestChunkBytes, ColumnarLayout.bytes(of: batch))
+        largestChunkRows = max(largestChunkRows, range.count)
+        largestRecordBytes = max(largestRecordBytes, SortRecord.headerBytes + size)
+        // One SortRecord (empty key, version = row count, payload = the chunk) in a buffer the writer copies.
+        let record = UnsafeMutableRawPointer.allocate(byteCount: SortRecord.headerBytes + size, alignment: 8)
         defer { record.deallocate() }
-        image.withUnsafeBytes { payload in
-            SortRecord.write(
-                to: record, key: UnsafeRawBufferPointer(start: nil, count: 0), version: Int64(range.count),
-                payload: payload)
-        }
+        record.storeBytes(of: UInt32(0).littleEndian, as: UInt32.self)
+        record.storeBytes(of: UInt32(size).littleEndian, toByteOffset: 4, as: UInt32.self)
+        record.storeBytes(of: Int64(range.count).littleEndian, toByteOffset: 8, as: Int64.self)
+        SpillChunk.encode(batch, to: record + SortRecord.headerBytes)
         try writer.append(UnsafeRawPointer(record))
         rows += range.count
     }

@@ -23,8 +23,6 @@ struct ColumnarLayout: Sendable {
     let stringKeys: [Int]
     /// Every column but `platform` (a partition key, not stored in `processed/` files).
     let outputColumns: [Int]
-    /// Rows per spill chunk (fewer when a chunk's encoding would exceed `maxRecordBytes`).
-    static let chunkRows = 8192
 
     /// Platform names in byte order; a row's platform code is its index here, so codes sort like the names.
     static let platforms: [[UInt8]] = acceptedPlatforms.map { Array($0.utf8) }.sorted {
@@ -69,8 +67,9 @@ struct ColumnarLayout: Sendable {
             code: .invalidRow, operation: "read \(table) row", subject: source, detail: "column \(column): \(detail)")
     }
 
-    /// The file's columns in `columns` order, integers widened or narrowed to the declared width, checked for the
-    /// kinds and NULLs the row type accepts (the row path's `ParquetCells` accessors apply the same rules).
+    /// The file's columns in `columns` order, integers widened or narrowed to the declared width, invalid UTF-8
+    /// replaced by U+FFFD, checked for the kinds and NULLs the row type accepts (the row path's `ParquetCells`
+    /// accessors apply the same rules).
     func normalize(_ batch: ColumnBatch, fileTypes: [ParquetType], source: String) throws(ReducerError) -> ColumnBatch {
         var result: [ColumnValues] = []
         result.reserveCapacity(columns.count)
@@ -96,6 +95,9 @@ struct ColumnarLayout: Sendable {
                 values = ColumnValues(.int32(narrowed), validity: values.validity)
             default:
                 throw invalid(source, column.name, "expected \(column.type), the file has \(fileType)")
+            }
+            if case .byteArray(let strings) = values.storage, let repaired = UTF8Repair.repaired(strings) {
+                values = ColumnValues(.byteArray(repaired), validity: values.validity)
             }
             if !column.nullable, let validity = values.validity, let row = validity.firstIndex(of: false) {
                 throw invalid(source, column.name, "expected a non-null \(column.type) at row \(row)")
@@ -263,44 +265,111 @@ struct SortEntry: Sendable {
         return a.version < b.version
     }
 
-    /// Sorts by key words and version, the two halves on two cores (Dispatch worker threads, not the Swift
-    /// concurrency pool), then merges them.
+    /// Sorts by key words and version in place (no scratch memory, so the budget counts 48 bytes per entry): one
+    /// partition pass, then the two parts on two cores (Dispatch worker threads, not the Swift concurrency pool).
+    /// Unstable; entries with equal key words and version are all compared by the caller anyway.
     static func sort(_ entries: inout [SortEntry]) {
-        let count = entries.count
-        guard count >= 1 << 16 else {
-            entries.sort(by: precedes)
-            return
-        }
-        let middle = count / 2
         entries.withUnsafeMutableBufferPointer { buffer in
-            let address = Int(bitPattern: buffer.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: 2) { half in
-                let base = UnsafeMutablePointer<SortEntry>(bitPattern: address)!
-                var part =
-                    half == 0
-                    ? UnsafeMutableBufferPointer(start: base, count: middle)
-                    : UnsafeMutableBufferPointer(start: base + middle, count: count - middle)
-                part.sort(by: precedes)
+            let count = buffer.count
+            guard count > 1 else { return }
+            let depth = 2 * (Int.bitWidth - count.leadingZeroBitCount)
+            guard count >= 1 << 16 else {
+                introsort(buffer.baseAddress!, 0, count, depth: depth)
+                return
             }
-        }
-        var merged: [SortEntry] = []
-        merged.reserveCapacity(count)
-        entries.withUnsafeBufferPointer { buffer in
-            var left = 0
-            var right = middle
-            while left < middle && right < count {
-                if precedes(buffer[right], buffer[left]) {
-                    merged.append(buffer[right])
-                    right += 1
+            let split = partition(buffer.baseAddress!, 0, count)
+            let address = Int(bitPattern: buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                let base = UnsafeMutablePointer<SortEntry>(bitPattern: address)!
+                if part == 0 {
+                    introsort(base, 0, split, depth: depth)
                 } else {
-                    merged.append(buffer[left])
-                    left += 1
+                    introsort(base, split, count, depth: depth)
                 }
             }
-            merged.append(contentsOf: buffer[left..<middle])
-            merged.append(contentsOf: buffer[right..<count])
         }
-        entries = merged
+    }
+
+    /// Quicksort on `[low, high)`, heapsort when the recursion gets too deep, insertion sort for short ranges.
+    private static func introsort(_ a: UnsafeMutablePointer<SortEntry>, _ low: Int, _ high: Int, depth: Int) {
+        var low = low
+        var high = high
+        var depth = depth
+        while high - low > 16 {
+            if depth == 0 {
+                heapsort(a, low, high)
+                return
+            }
+            depth -= 1
+            let split = partition(a, low, high)
+            // Recurse into the smaller part, loop on the larger: the stack stays logarithmic.
+            if split - low < high - split {
+                introsort(a, low, split, depth: depth)
+                low = split
+            } else {
+                introsort(a, split, high, depth: depth)
+                high = split
+            }
+        }
+        insertionSort(a, low, high)
+    }
+
+    /// Hoare partition of `[low, high)` (at least 3 entries) around the median of the first, middle and last entry.
+    /// Returns `split` with `low < split < high`, every entry before it ≤ every entry from it.
+    private static func partition(_ a: UnsafeMutablePointer<SortEntry>, _ low: Int, _ high: Int) -> Int {
+        let middle = low + (high - low - 1) / 2
+        if precedes(a[middle], a[low]) { a.swapAt(middle, low) }
+        if precedes(a[high - 1], a[low]) { a.swapAt(high - 1, low) }
+        if precedes(a[high - 1], a[middle]) { a.swapAt(high - 1, middle) }
+        let pivot = a[middle]
+        var i = low - 1
+        var j = high
+        while true {
+            repeat { i += 1 } while precedes(a[i], pivot)
+            repeat { j -= 1 } while precedes(pivot, a[j])
+            if i >= j { return j + 1 }
+            a.swapAt(i, j)
+        }
+    }
+
+    private static func insertionSort(_ a: UnsafeMutablePointer<SortEntry>, _ low: Int, _ high: Int) {
+        guard high - low > 1 else { return }
+        for index in (low + 1)..<high {
+            let value = a[index]
+            var position = index
+            while position > low, precedes(value, a[position - 1]) {
+                a[position] = a[position - 1]
+                position -= 1
+            }
+            a[position] = value
+        }
+    }
+
+    private static func heapsort(_ a: UnsafeMutablePointer<SortEntry>, _ low: Int, _ high: Int) {
+        let count = high - low
+        func siftDown(_ start: Int, _ end: Int) {
+            var root = start
+            while 2 * root + 1 < end {
+                var child = 2 * root + 1
+                if child + 1 < end, precedes(a[low + child], a[low + child + 1]) { child += 1 }
+                guard precedes(a[low + root], a[low + child]) else { return }
+                a.swapAt(low + root, low + child)
+                root = child
+            }
+        }
+        for start in stride(from: count / 2 - 1, through: 0, by: -1) { siftDown(start, count) }
+        for end in stride(from: count - 1, to: 0, by: -1) {
+            a.swapAt(low, low + end)
+            siftDown(0, end)
+        }
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == SortEntry {
+    @inline(__always) fileprivate func swapAt(_ i: Int, _ j: Int) {
+        let value = self[i]
+        self[i] = self[j]
+        self[j] = value
     }
 }
 
@@ -311,8 +380,14 @@ final class Gatherer {
     private var freeSlots: [Int] = []
     private var retired: [Int] = []
     private(set) var picks: [UInt64] = []
+    /// Picks a sink gathers at once at most (set from the memory budget and the row width).
+    var pickLimit = ProcessedReducer.batchRows
 
-    var retiredCount: Int { retired.count }
+    /// Retired batches a sink keeps before it gathers (each stays in memory until then); counted in merge fan-in.
+    static let retiredLimit = 4
+
+    /// True when the sink should gather its picks now.
+    var shouldFlush: Bool { picks.count >= pickLimit || retired.count >= Self.retiredLimit }
 
     func register(_ batch: ColumnBatch) -> Int {
         if let slot = freeSlots.popLast() {

@@ -57,8 +57,9 @@ public struct ProcessedReducer: Sendable {
         return options
     }
 
-    /// Peak memory is about `sortConfiguration.memoryBudget` plus one decoded input row group plus one buffered
-    /// output row group.
+    /// On the columnar path everything (input slices and compressed row group, sort entries, spill merge, output
+    /// row group) is counted within `sortConfiguration.memoryBudget` (`ColumnarMemoryPlan`); the row path's peak is
+    /// about the budget plus one decoded input row group plus one buffered output row group.
     public init(
         outputRoot: String, sortConfiguration: ExternalSortConfiguration = ExternalSortConfiguration(),
         writerOptions: ParquetWriterOptions = ProcessedReducer.defaultWriterOptions, logger: Logger
@@ -83,9 +84,12 @@ public struct ProcessedReducer: Sendable {
     public func stage<Row: ParquetRow>(_ type: Row.Type, inputs: [String], runID: String) throws -> StagedReduce {
         let fileName = try ParquetDataset.fileName(unitId: runID, attempt: 0)
         try recover(Row.table)
+        // The writer's buffered row group is part of the output's share of the budget (`ColumnarMemoryPlan`).
+        var options = writerOptions
+        options.rowGroupBytes = min(options.rowGroupBytes, max(256 << 10, sortConfiguration.memoryBudget / 32))
         let sink = try PartitionSink(
             table: Row.table, columns: Row.parquetColumns, root: outputRoot, fileName: fileName, runID: runID,
-            writerOptions: writerOptions)
+            writerOptions: options)
         do {
             let statistics: ExternalSortStatistics
             if let layout = ColumnarLayout(Row.self) {
@@ -589,7 +593,7 @@ final class PartitionSink: WinnerSink {
             currentWord = entry.w0
         }
         gatherer.pick(entry.ref)
-        if gatherer.picks.count >= ProcessedReducer.batchRows || gatherer.retiredCount >= 16 { try flush(gatherer) }
+        if gatherer.shouldFlush { try flush(gatherer) }
     }
 
     func finish(from gatherer: Gatherer) throws {

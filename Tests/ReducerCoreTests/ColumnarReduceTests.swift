@@ -197,6 +197,49 @@ import Testing
         }
         #expect(platformError == ReducerError.captured { () throws(ReducerError) in try unknown.validate() })
     }
+
+    /// Invalid UTF-8 in string columns becomes U+FFFD as on the row path (`String(decoding:)`), keys included: two
+    /// genre names that differ only in invalid bytes are one key, and the latest fetch wins. A value that is valid
+    /// only together with its neighbour's bytes is still repaired on its own.
+    @Test func invalidUTF8IsReplacedAsTheRowPathDoes() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        let names: [[UInt8]] = [
+            Array("액션".utf8), [0x61, 0xFF], [0x61, 0xFE], [0x62, 0xEC], [0x95, 0xA1], Array("로맨스".utf8),
+            [0x63, 0xC0, 0xAF], [0x64, 0xED, 0xA0, 0x80],
+        ]
+        var bytes: [UInt8] = []
+        var offsets = [0]
+        for name in names {
+            bytes += name
+            offsets.append(bytes.count)
+        }
+        let count = names.count
+        let day = Self.day.daysSinceEpoch
+        let batch = ColumnBatch([
+            ColumnValues(.byteArray(ByteArrayColumn(Array(repeating: "naver", count: count)))),
+            ColumnValues(.int64(Array(repeating: 7, count: count))),
+            ColumnValues(.int32(Array(repeating: day, count: count))),
+            ColumnValues(.byteArray(try #require(ByteArrayColumn(validatingBytes: bytes, offsets: offsets)))),
+            ColumnValues(.int64((0..<count).map { Int64($0) })),
+        ])
+        let writer = try ParquetWriter(path: folder + "/in.parquet", schema: try ParquetSchema(GenreRow.parquetColumns))
+        try writer.write(batch)
+        try writer.close()
+        let rows = names.enumerated().map { index, name in
+            GenreRow(
+                platform: "naver", titleID: 7, genreName: String(decoding: name, as: UTF8.self), snapshotDate: Self.day,
+                fetchedAt: Int64(index))
+        }
+        let expected = Self.reference(rows)
+        #expect(expected.count < rows.count, "names equal after replacement must be one key")
+        let reducer = ProcessedReducer(outputRoot: folder + "/processed", logger: testLogger)
+        let summary = try reducer.reduce(GenreRow.self, inputs: [folder + "/in.parquet"], runID: "utf8")
+        #expect(summary.outputRows == expected.count)
+        let back = try Self.readBack(GenreRow.self, folder + "/processed")
+        #expect(back.sorted { sortKey($0).lexicographicallyPrecedes(sortKey($1)) } == expected)
+        #expect(back.contains { $0.genreName == "a\u{FFFD}" && $0.fetchedAt == 2 })
+    }
 }
 
 extension ReducerError {

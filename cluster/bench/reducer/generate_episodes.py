@@ -1,9 +1,9 @@
 """Writes FILES Parquet files of episode rows in the processed `episodes` schema (as worker outputs would be), with
 every key appearing COPIES times across the files and random fetch times, so a reduce has real duplicates to drop.
 Keys spread over DAYS snapshot days (one partition per day and platform). Vectorised (pyarrow compute), so
-hundreds of millions of rows take minutes, not hours; each file is written in row groups of 500,000 rows.
+hundreds of millions of rows take minutes, not hours; each file is written in row groups of 500,000 rows (--group).
 
-    python generate_episodes.py OUT_DIR --unique 1000000 --copies 3 --files 6 [--days 1] [--seed 1]
+    python generate_episodes.py OUT_DIR --unique 1000000 --copies 3 --files 6 [--days 1] [--seed 1] [--group 500000]
 """
 import argparse
 import datetime as dt
@@ -81,6 +81,7 @@ def main():
     parser.add_argument("--files", type=int, default=6)
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--group", type=int, default=GROUP)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     total = args.unique * args.copies
@@ -88,9 +89,10 @@ def main():
     for f in range(args.files):
         start, stop = f * per_file, min(total, (f + 1) * per_file)
         with pq.ParquetWriter(os.path.join(args.out, f"part-{f}.parquet"), SCHEMA, compression="zstd") as writer:
-            for lo in range(start, stop, GROUP):
+            for lo in range(start, stop, args.group):
                 seed = args.seed * 1_000_003 + lo
-                writer.write_table(batch(lo, min(stop, lo + GROUP), args.unique, args.days, seed), row_group_size=GROUP)
+                rows = batch(lo, min(stop, lo + args.group), args.unique, args.days, seed)
+                writer.write_table(rows, row_group_size=args.group)
 
 
 if __name__ == "__main__":
