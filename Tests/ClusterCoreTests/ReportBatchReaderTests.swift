@@ -1,0 +1,126 @@
+import ClusterCore
+import Crypto
+import Foundation
+import Testing
+
+/// `ReportBatchReader` must read exactly what `JSONDecoder` reads, and give up (nil, so the generic decoder decides)
+/// on everything else.
+@Suite struct ReportBatchReaderTests {
+    static let codec = try! WireCodec(secret: Array(repeating: 3, count: 32))
+    static let tricky = "quote \" backslash \\ slash / newline \n tab \t bell \u{7} 웹툰 é 😀"
+
+    static func batch(_ random: inout SplitMix64, run: RunID) -> ReportBatch {
+        func token() -> LeaseToken {
+            let id = seed("u\(random.next() % 1_000)").unitID(in: run)
+            return LeaseToken(rawValue: "\(id.rawValue)-\(random.next() % 9 + 1)")!
+        }
+        func stats() -> TaskStats {
+            TaskStats(requests: Int64(random.next() % 5), retries: 1, status429: 0, status403: Int64(random.next() % 2), status5xx: 3,
+                      bytes: random.next() % 2 == 0 ? Int64.max : 0, retryAfterMillis: random.next() % 2 == 0 ? nil : Int64(random.next() % 90_000))
+        }
+        let completes = (0..<Int(random.next() % 6)).map { index in
+            Complete(
+                token: token(),
+                manifest: Manifest(files: (0..<Int(random.next() % 3)).map { file in
+                    OutputFile(path: file == 0 ? "naver/episodes/\(tricky)-\(index).parquet" : "kakao/x.parquet", table: "episodes",
+                               rows: Int64(random.next() % 100), bytes: Int64(random.next() % 1_000_000), sha256: String(repeating: "a0", count: 32))
+                }),
+                children: (0..<Int(random.next() % 3)).map { child in
+                    seed(child == 0 ? tricky : "t\(random.next())", kind: "title", platform: child % 2 == 0 ? "naver" : "kakao",
+                         payload: (0..<Int(random.next() % 40 + 1)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+                },
+                stats: stats())
+        }
+        let fails = (0..<Int(random.next() % 3)).map { index in
+            Fail(token: token(), error: index == 0 ? "HTTP 500: \(tricky) nul \u{0}" : "timeout", retryable: random.next() % 2 == 0, stats: stats())
+        }
+        return ReportBatch(completes: completes, fails: fails)
+    }
+
+    /// The body of an encoded message (between header and tag).
+    static func body(_ message: [UInt8]) -> [UInt8] { Array(message[WireCodec.headerSize..<(message.count - WireCodec.tagSize)]) }
+
+    @Test func readsWhatTheEncoderWritesAsJSONDecoderDoes() throws {
+        var random = SplitMix64(seed: 99)
+        var system = SystemRandomNumberGenerator()
+        let run = spec().defaultID
+        for round in 0..<60 {
+            let envelope = Envelope(
+                id: MessageID.random(using: &system), sender: worker("w-\(round)"), sentAt: Timestamp(millis: 1_764_000_000_000 + Int64(round)),
+                replyTo: round % 3 == 0 ? MessageID.random(using: &system) : nil, message: .reportBatch(Self.batch(&random, run: run)))
+            let body = Self.body(try Self.codec.encode(envelope))
+            let fast = try #require(ReportBatchReader.envelope(body, start: 0, end: body.count), "round \(round): the encoder's output takes the fast path")
+            #expect(fast == envelope, "round \(round)")
+            #expect(try Self.codec.decode(try Self.codec.encode(envelope)) == envelope)
+        }
+    }
+
+    @Test func keyOrderSpacingEscapesAndNullsAreRead() throws {
+        let token = "\(seed("a").unitID(in: spec().defaultID).rawValue)-2"
+        let json = """
+            { "sentAt" : -5 , "sender":"w1", "replyTo": null, "id":"\(String(repeating: "ab", count: 16))",
+              "body": {"fails": [ {"stats":{"bytes":0,"status5xx":0,"status403":0,"status429":0,"retries":0,"requests":-0,"retryAfterMillis":null},
+                                  "retryable":false, "error":"\\u00e9\\ud83d\\ude00\\/\\b\\f\\r\\t\\\\\\"", "token":"\(token)"} ],
+                       "completes": [] } }
+            """
+        let body = Array(json.utf8)
+        let fast = try #require(ReportBatchReader.envelope(body, start: 0, end: body.count))
+        let wrapped = Envelope(id: fast.id, sender: fast.sender, sentAt: fast.sentAt, replyTo: fast.replyTo, message: fast.message)
+        #expect(wrapped.sentAt == Timestamp(millis: -5) && wrapped.replyTo == nil)
+        guard case .reportBatch(let batch) = fast.message else { Issue.record("not a report batch"); return }
+        #expect(batch.fails.first?.error == "é😀/\u{8}\u{C}\r\t\\\"")
+        #expect(batch.fails.first?.stats == TaskStats())
+    }
+
+    /// Inputs outside the fast path's shape give nil; the codec still decodes (or rejects) them as before.
+    @Test func givesUpOnAnythingElse() throws {
+        let token = "\(seed("a").unitID(in: spec().defaultID).rawValue)-2"
+        let id = String(repeating: "cd", count: 16)
+        func envelope(_ body: String, sentAt: String = "1") -> String {
+            "{\"body\":\(body),\"id\":\"\(id)\",\"sender\":\"w1\",\"sentAt\":\(sentAt)}"
+        }
+        let stats = "{\"bytes\":0,\"requests\":1,\"retries\":0,\"status403\":0,\"status429\":0,\"status5xx\":0}"
+        let valid = envelope("{\"completes\":[],\"fails\":[{\"error\":\"x\",\"retryable\":true,\"stats\":\(stats),\"token\":\"\(token)\"}]}")
+        #expect(ReportBatchReader.envelope(Array(valid.utf8), start: 0, end: valid.utf8.count) != nil, "the control case is read")
+        let cases: [String] = [
+            envelope("{\"completes\":[],\"fails\":[],\"extra\":1}"),  // unknown key (JSONDecoder ignores it)
+            envelope("{\"completes\":[],\"completes\":[],\"fails\":[]}"),  // repeated key
+            envelope("{\"completes\":[],\"fails\":[]}", sentAt: "1.0"),  // fraction
+            envelope("{\"completes\":[],\"fails\":[]}", sentAt: "01"),  // leading zero (invalid JSON)
+            envelope("{\"completes\":[],\"fails\":[]}", sentAt: "9223372036854775808"),  // beyond Int64
+            envelope("{\"completes\":[]}"),  // missing key
+            envelope("{\"completes\":[],\"fails\":[{\"error\":\"\\ud800\",\"retryable\":true,\"stats\":\(stats),\"token\":\"\(token)\"}]}"),  // lone surrogate
+            envelope("{\"completes\":[],\"fails\":[{\"error\":\"x\",\"retryable\":1,\"stats\":\(stats),\"token\":\"\(token)\"}]}"),  // not a bool
+            envelope("{\"completes\":[],\"fails\":[{\"error\":\"x\",\"retryable\":true,\"stats\":\(stats),\"token\":\"nope\"}]}"),  // invalid token
+            envelope("{\"completes\":[],\"fails\":[]}") + " x",  // trailing bytes
+            String(envelope("{\"completes\":[],\"fails\":[]}").dropLast()),  // truncated
+        ]
+        for text in cases {
+            #expect(ReportBatchReader.envelope(Array(text.utf8), start: 0, end: text.utf8.count) == nil, "\(text)")
+        }
+        var invalidUTF8 = Array(valid.utf8)
+        let marker = try #require(invalidUTF8.indices.first { invalidUTF8[$0...].starts(with: Array("\"error\":\"x".utf8)) }) + 9
+        invalidUTF8.replaceSubrange(marker...marker, with: [0xC3, 0x28])
+        #expect(ReportBatchReader.envelope(invalidUTF8, start: 0, end: invalidUTF8.count) == nil, "invalid UTF-8 in a string")
+
+        // Through the codec, the generic decoder still reads what JSON allows (an unknown key) and still rejects
+        // the rest with the same errors.
+        let base = Envelope(id: MessageID(rawValue: id)!, sender: worker("w1"), sentAt: Timestamp(millis: 1), message: .reportBatch(ReportBatch(completes: [], fails: [])))
+        #expect(try Self.codec.decode(Self.sign(cases[0])) == base)
+        for (text, code) in [(cases[3], ProtocolError.Code.malformed), (cases[8], .malformed), (cases[10], .malformed)] {
+            let error = #expect(throws: ProtocolError.self) { try Self.codec.decode(Self.sign(text)) }
+            #expect(error?.code == code, "\(text)")
+        }
+    }
+
+    /// Frames and signs a `reportBatch` body independently of `WireCodec.encode`.
+    static func sign(_ body: String) -> [UInt8] {
+        let json = Array(body.utf8)
+        let length = UInt32(json.count)
+        var bytes = Array("WTCL".utf8) + [1, ClusterMessage.Kind.reportBatch.rawValue]
+        bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+        bytes += json
+        bytes += HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: WireCodec.deriveKey(secret: Array(repeating: 3, count: 32))))
+        return bytes
+    }
+}
