@@ -83,7 +83,7 @@ public struct WireCodec: Sendable {
 
     public func encode(_ envelope: Envelope) throws(ProtocolError) -> [UInt8] {
         let body: [UInt8]
-        if case .leaseGrant(let grant) = envelope.message, let written = RecordJSONWriter.leaseGrantBody(envelope, grant) {
+        if let written = RecordJSONWriter.body(envelope) {
             body = written
         } else {
             do {

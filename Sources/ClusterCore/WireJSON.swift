@@ -4,58 +4,36 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Hand-written body of the one message whose size grows with the batch: a `leaseGrant` of K units was the largest
-/// coordinator cost after the ledger's records (`JSONEncoder` dispatches per field). Writes the same JSON object as
-/// the generic path (sorted keys, absent optionals omitted); any JSON decoder reads it (tested against
-/// `JSONDecoder`). Returns nil when a value has no JSON form (a non-finite rate), leaving the error to the generic path.
+/// Hand-written bodies of the messages whose size grows with the batch — `leaseGrant` and `reportAck` from the
+/// coordinator, `reportBatch` from workers: `JSONEncoder` dispatches per field and was the largest coordinator
+/// cost after the ledger's records. They write the same JSON object as the generic path (sorted keys, absent
+/// optionals omitted); any JSON decoder reads them (tested against `JSONDecoder`).
 extension RecordJSONWriter {
-    static func leaseGrantBody(_ envelope: Envelope, _ grant: LeaseGrant) -> [UInt8]? {
-        guard grant.allowances.allSatisfy({ $0.requestsPerSecond.isFinite }) else { return nil }
-        var writer = RecordJSONWriter(reservingCapacity: 160 + grant.units.reduce(0) { $0 + 230 + $1.seed.key.utf8.count + $1.seed.payload.count * 4 / 3 })
-        writer.raw("{\"body\":{\"allowances\":[")
-        for (index, allowance) in grant.allowances.enumerated() {
-            if index > 0 { writer.byte(UInt8(ascii: ",")) }
-            writer.byte(UInt8(ascii: "{"))
-            if let paused = allowance.pausedUntil {
-                writer.raw("\"pausedUntil\":")
-                writer.int(paused.millis)
-                writer.byte(UInt8(ascii: ","))
-            }
-            writer.raw("\"platform\":")
-            writer.string(allowance.platform)
-            writer.raw(",\"requestsPerSecond\":")
-            writer.double(allowance.requestsPerSecond)
+    /// The body of `envelope`, or nil for other messages and for a value without a JSON form (a non-finite rate),
+    /// which the generic path then encodes or refuses.
+    static func body(_ envelope: Envelope) -> [UInt8]? {
+        var writer: RecordJSONWriter
+        switch envelope.message {
+        case .leaseGrant(let grant):
+            guard grant.allowances.allSatisfy({ $0.requestsPerSecond.isFinite }) else { return nil }
+            writer = RecordJSONWriter(reservingCapacity: 160 + grant.units.reduce(0) { $0 + 230 + $1.seed.key.utf8.count + $1.seed.payload.count * 4 / 3 })
+            writer.raw("{\"body\":")
+            writer.write(grant)
+        case .reportAck(let ack):
+            writer = RecordJSONWriter(reservingCapacity: 160 + (ack.completes.count + ack.fails.count) * 12)
+            writer.raw("{\"body\":{\"completes\":")
+            writer.strings(ack.completes)
+            writer.raw(",\"fails\":")
+            writer.strings(ack.fails)
             writer.byte(UInt8(ascii: "}"))
+        case .reportBatch(let batch):
+            writer = RecordJSONWriter(reservingCapacity: 160 + batch.completes.count * 300 + batch.fails.count * 300)
+            writer.raw("{\"body\":")
+            writer.write(batch)
+        default:
+            return nil
         }
-        writer.byte(UInt8(ascii: "]"))
-        if let retryAfter = grant.retryAfterMillis {
-            writer.raw(",\"retryAfterMillis\":")
-            writer.int(retryAfter)
-        }
-        writer.raw(",\"units\":[")
-        for (index, unit) in grant.units.enumerated() {
-            if index > 0 { writer.byte(UInt8(ascii: ",")) }
-            writer.raw("{\"attempt\":")
-            writer.int(Int64(unit.attempt))
-            writer.raw(",\"deadline\":")
-            writer.int(unit.deadline.millis)
-            writer.raw(",\"run\":")
-            writer.string(unit.run.rawValue)
-            writer.raw(",\"seed\":{\"key\":")
-            writer.string(unit.seed.key)
-            writer.raw(",\"kind\":")
-            writer.string(unit.seed.kind)
-            writer.raw(",\"payload\":")
-            writer.base64(unit.seed.payload)
-            writer.raw(",\"platform\":")
-            writer.string(unit.seed.platform)
-            writer.raw("},\"token\":")
-            writer.string(unit.token.rawValue)
-            writer.raw(",\"unit\":")
-            writer.string(unit.unit.rawValue)
-            writer.byte(UInt8(ascii: "}"))
-        }
-        writer.raw("]},\"id\":")
+        writer.raw(",\"id\":")
         writer.string(envelope.id.rawValue)
         if let replyTo = envelope.replyTo {
             writer.raw(",\"replyTo\":")
@@ -67,6 +45,134 @@ extension RecordJSONWriter {
         writer.int(envelope.sentAt.millis)
         writer.byte(UInt8(ascii: "}"))
         return writer.bytes
+    }
+
+    private mutating func write(_ grant: LeaseGrant) {
+        raw("{\"allowances\":[")
+        for (index, allowance) in grant.allowances.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            byte(UInt8(ascii: "{"))
+            if let paused = allowance.pausedUntil {
+                raw("\"pausedUntil\":")
+                int(paused.millis)
+                byte(UInt8(ascii: ","))
+            }
+            raw("\"platform\":")
+            string(allowance.platform)
+            raw(",\"requestsPerSecond\":")
+            double(allowance.requestsPerSecond)
+            byte(UInt8(ascii: "}"))
+        }
+        byte(UInt8(ascii: "]"))
+        if let retryAfter = grant.retryAfterMillis {
+            raw(",\"retryAfterMillis\":")
+            int(retryAfter)
+        }
+        raw(",\"units\":[")
+        for (index, unit) in grant.units.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            raw("{\"attempt\":")
+            int(Int64(unit.attempt))
+            raw(",\"deadline\":")
+            int(unit.deadline.millis)
+            raw(",\"run\":")
+            string(unit.run.rawValue)
+            raw(",\"seed\":")
+            write(unit.seed)
+            raw(",\"token\":")
+            string(unit.token.rawValue)
+            raw(",\"unit\":")
+            string(unit.unit.rawValue)
+            byte(UInt8(ascii: "}"))
+        }
+        raw("]}")
+    }
+
+    private mutating func write(_ batch: ReportBatch) {
+        raw("{\"completes\":[")
+        for (index, complete) in batch.completes.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            raw("{\"children\":[")
+            for (child, seed) in complete.children.enumerated() {
+                if child > 0 { byte(UInt8(ascii: ",")) }
+                write(seed)
+            }
+            raw("],\"manifest\":{\"files\":[")
+            for (file, entry) in complete.manifest.files.enumerated() {
+                if file > 0 { byte(UInt8(ascii: ",")) }
+                raw("{\"bytes\":")
+                int(entry.bytes)
+                raw(",\"path\":")
+                string(entry.path)
+                raw(",\"rows\":")
+                int(entry.rows)
+                raw(",\"sha256\":")
+                string(entry.sha256)
+                raw(",\"table\":")
+                string(entry.table)
+                byte(UInt8(ascii: "}"))
+            }
+            raw("]},\"stats\":")
+            write(sorted: complete.stats)
+            raw(",\"token\":")
+            string(complete.token.rawValue)
+            byte(UInt8(ascii: "}"))
+        }
+        raw("],\"fails\":[")
+        for (index, fail) in batch.fails.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            raw("{\"error\":")
+            string(fail.error)
+            raw(",\"retryable\":")
+            raw(fail.retryable ? "true" : "false")
+            raw(",\"stats\":")
+            write(sorted: fail.stats)
+            raw(",\"token\":")
+            string(fail.token.rawValue)
+            byte(UInt8(ascii: "}"))
+        }
+        raw("]}")
+    }
+
+    private mutating func write(_ seed: UnitSeed) {
+        raw("{\"key\":")
+        string(seed.key)
+        raw(",\"kind\":")
+        string(seed.kind)
+        raw(",\"payload\":")
+        base64(seed.payload)
+        raw(",\"platform\":")
+        string(seed.platform)
+        byte(UInt8(ascii: "}"))
+    }
+
+    private mutating func write(sorted stats: TaskStats) {
+        raw("{\"bytes\":")
+        int(stats.bytes)
+        raw(",\"requests\":")
+        int(stats.requests)
+        raw(",\"retries\":")
+        int(stats.retries)
+        if let retryAfter = stats.retryAfterMillis {
+            raw(",\"retryAfterMillis\":")
+            int(retryAfter)
+        }
+        raw(",\"status403\":")
+        int(stats.status403)
+        raw(",\"status429\":")
+        int(stats.status429)
+        raw(",\"status5xx\":")
+        int(stats.status5xx)
+        byte(UInt8(ascii: "}"))
+    }
+
+    private mutating func strings(_ values: [String]) {
+        byte(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            string(value)
+        }
+        byte(UInt8(ascii: "]"))
     }
 
     /// A finite double in Swift's shortest round-trip form, which is valid JSON (`1e-05`, `0.5`, `12.0`).
@@ -121,18 +227,32 @@ public struct ReportBatchReader {
 
     private mutating func readEnvelope() -> Envelope? {
         var id: MessageID?, sender: WorkerID?, sentAt: Int64?, replyTo: MessageID?, batch: ReportBatch?
+        var sawReplyTo = false
         let complete = readObject { reader, key in
-            switch key {
-            case "id": id = reader.readString().flatMap(MessageID.init(rawValue:)); return id != nil
-            case "sender": sender = reader.readString().flatMap(WorkerID.init(rawValue:)); return sender != nil
-            case "sentAt": sentAt = reader.readInt(); return sentAt != nil
-            case "replyTo":
+            if reader.key(key, is: "body") {
+                guard batch == nil else { return false }
+                batch = reader.readBatch()
+                return batch != nil
+            } else if reader.key(key, is: "id") {
+                guard id == nil else { return false }
+                id = reader.readString().flatMap(MessageID.init(rawValue:))
+                return id != nil
+            } else if reader.key(key, is: "sender") {
+                guard sender == nil else { return false }
+                sender = reader.readString().flatMap(WorkerID.init(rawValue:))
+                return sender != nil
+            } else if reader.key(key, is: "sentAt") {
+                guard sentAt == nil else { return false }
+                sentAt = reader.readInt()
+                return sentAt != nil
+            } else if reader.key(key, is: "replyTo") {
+                guard !sawReplyTo else { return false }
+                sawReplyTo = true
                 if reader.readNull() { return true }
                 replyTo = reader.readString().flatMap(MessageID.init(rawValue:))
                 return replyTo != nil
-            case "body": batch = reader.readBatch(); return batch != nil
-            default: return false
             }
+            return false
         }
         guard complete, let id, let sender, let sentAt, let batch else { return nil }
         return Envelope(id: id, sender: sender, sentAt: Timestamp(millis: sentAt), replyTo: replyTo, message: .reportBatch(batch))
@@ -141,11 +261,16 @@ public struct ReportBatchReader {
     private mutating func readBatch() -> ReportBatch? {
         var completes: [Complete]?, fails: [Fail]?
         let complete = readObject { reader, key in
-            switch key {
-            case "completes": completes = reader.readArray { $0.readComplete() }; return completes != nil
-            case "fails": fails = reader.readArray { $0.readFail() }; return fails != nil
-            default: return false
+            if reader.key(key, is: "completes") {
+                guard completes == nil else { return false }
+                completes = reader.readArray { $0.readComplete() }
+                return completes != nil
+            } else if reader.key(key, is: "fails") {
+                guard fails == nil else { return false }
+                fails = reader.readArray { $0.readFail() }
+                return fails != nil
             }
+            return false
         }
         guard complete, let completes, let fails else { return nil }
         return ReportBatch(completes: completes, fails: fails)
@@ -154,18 +279,27 @@ public struct ReportBatchReader {
     private mutating func readComplete() -> Complete? {
         var token: LeaseToken?, files: [OutputFile]?, children: [UnitSeed]?, stats: TaskStats?
         let complete = readObject { reader, key in
-            switch key {
-            case "token": token = reader.readString().flatMap(LeaseToken.init(rawValue:)); return token != nil
-            case "manifest":
+            if reader.key(key, is: "token") {
+                guard token == nil else { return false }
+                token = reader.readToken()
+                return token != nil
+            } else if reader.key(key, is: "stats") {
+                guard stats == nil else { return false }
+                stats = reader.readStats()
+                return stats != nil
+            } else if reader.key(key, is: "manifest") {
+                guard files == nil else { return false }
                 return reader.readObject { reader, key in
-                    guard key == "files" else { return false }
+                    guard reader.key(key, is: "files"), files == nil else { return false }
                     files = reader.readArray { $0.readFile() }
                     return files != nil
                 }
-            case "children": children = reader.readArray { $0.readSeed() }; return children != nil
-            case "stats": stats = reader.readStats(); return stats != nil
-            default: return false
+            } else if reader.key(key, is: "children") {
+                guard children == nil else { return false }
+                children = reader.readArray { $0.readSeed() }
+                return children != nil
             }
+            return false
         }
         guard complete, let token, let files, let children, let stats else { return nil }
         return Complete(token: token, manifest: Manifest(files: files), children: children, stats: stats)
@@ -174,13 +308,24 @@ public struct ReportBatchReader {
     private mutating func readFail() -> Fail? {
         var token: LeaseToken?, error: String?, retryable: Bool?, stats: TaskStats?
         let complete = readObject { reader, key in
-            switch key {
-            case "token": token = reader.readString().flatMap(LeaseToken.init(rawValue:)); return token != nil
-            case "error": error = reader.readString(); return error != nil
-            case "retryable": retryable = reader.readBool(); return retryable != nil
-            case "stats": stats = reader.readStats(); return stats != nil
-            default: return false
+            if reader.key(key, is: "token") {
+                guard token == nil else { return false }
+                token = reader.readToken()
+                return token != nil
+            } else if reader.key(key, is: "error") {
+                guard error == nil else { return false }
+                error = reader.readString()
+                return error != nil
+            } else if reader.key(key, is: "retryable") {
+                guard retryable == nil else { return false }
+                retryable = reader.readBool()
+                return retryable != nil
+            } else if reader.key(key, is: "stats") {
+                guard stats == nil else { return false }
+                stats = reader.readStats()
+                return stats != nil
             }
+            return false
         }
         guard complete, let token, let error, let retryable, let stats else { return nil }
         return Fail(token: token, error: error, retryable: retryable, stats: stats)
@@ -189,65 +334,104 @@ public struct ReportBatchReader {
     private mutating func readFile() -> OutputFile? {
         var path: String?, table: String?, rows: Int64?, size: Int64?, sha256: String?
         let complete = readObject { reader, key in
-            switch key {
-            case "path": path = reader.readString(); return path != nil
-            case "table": table = reader.readString(); return table != nil
-            case "rows": rows = reader.readInt(); return rows != nil
-            case "bytes": size = reader.readInt(); return size != nil
-            case "sha256": sha256 = reader.readString(); return sha256 != nil
-            default: return false
+            if reader.key(key, is: "path") {
+                guard path == nil else { return false }
+                path = reader.readString()
+                return path != nil
+            } else if reader.key(key, is: "table") {
+                guard table == nil else { return false }
+                table = reader.readString()
+                return table != nil
+            } else if reader.key(key, is: "rows") {
+                guard rows == nil else { return false }
+                rows = reader.readInt()
+                return rows != nil
+            } else if reader.key(key, is: "bytes") {
+                guard size == nil else { return false }
+                size = reader.readInt()
+                return size != nil
+            } else if reader.key(key, is: "sha256") {
+                guard sha256 == nil else { return false }
+                sha256 = reader.readString()
+                return sha256 != nil
             }
+            return false
         }
         guard complete, let path, let table, let rows, let size, let sha256 else { return nil }
         return OutputFile(path: path, table: table, rows: rows, bytes: size, sha256: sha256)
     }
 
     private mutating func readSeed() -> UnitSeed? {
-        var kind: String?, platform: String?, key: String?, payload: [UInt8]?
-        let complete = readObject { reader, name in
-            switch name {
-            case "kind": kind = reader.readString(); return kind != nil
-            case "platform": platform = reader.readString(); return platform != nil
-            case "key": key = reader.readString(); return key != nil
-            case "payload":
+        var kind: String?, platform: String?, name: String?, payload: [UInt8]?
+        let complete = readObject { reader, key in
+            if reader.key(key, is: "kind") {
+                guard kind == nil else { return false }
+                kind = reader.readString()
+                return kind != nil
+            } else if reader.key(key, is: "platform") {
+                guard platform == nil else { return false }
+                platform = reader.readString()
+                return platform != nil
+            } else if reader.key(key, is: "key") {
+                guard name == nil else { return false }
+                name = reader.readString()
+                return name != nil
+            } else if reader.key(key, is: "payload") {
                 // The same bound and decoding as `UnitSeed.init(from:)`.
-                guard let encoded = reader.readString(), encoded.utf8.count <= (ClusterLimits.maxPayloadBytes / 3 + 1) * 4,
+                guard payload == nil, let encoded = reader.readString(), encoded.utf8.count <= (ClusterLimits.maxPayloadBytes / 3 + 1) * 4,
                       let data = Data(base64Encoded: encoded)
                 else { return false }
                 payload = [UInt8](data)
                 return true
-            default: return false
             }
+            return false
         }
-        guard complete, let kind, let platform, let key, let payload else { return nil }
-        return try? UnitSeed(kind: kind, platform: platform, key: key, payload: payload)
+        guard complete, let kind, let platform, let name, let payload else { return nil }
+        return try? UnitSeed(kind: kind, platform: platform, key: name, payload: payload)
     }
 
     private mutating func readStats() -> TaskStats? {
-        var values: [Int64?] = Array(repeating: nil, count: 6)
-        var retryAfter: Int64?
+        var requests: Int64?, retries: Int64?, status429: Int64?, status403: Int64?, status5xx: Int64?, size: Int64?, retryAfter: Int64?
+        var sawRetryAfter = false
         let complete = readObject { reader, key in
-            let slot: Int
-            switch key {
-            case "requests": slot = 0
-            case "retries": slot = 1
-            case "status429": slot = 2
-            case "status403": slot = 3
-            case "status5xx": slot = 4
-            case "bytes": slot = 5
-            case "retryAfterMillis":
-                if reader.readNull() { return true }
-                retryAfter = reader.readInt()
-                return retryAfter != nil
-            default: return false
+            func read(_ slot: inout Int64?) -> Bool {
+                guard slot == nil else { return false }
+                slot = reader.readInt()
+                return slot != nil
             }
-            values[slot] = reader.readInt()
-            return values[slot] != nil
+            if reader.key(key, is: "requests") { return read(&requests) }
+            if reader.key(key, is: "retries") { return read(&retries) }
+            if reader.key(key, is: "status429") { return read(&status429) }
+            if reader.key(key, is: "status403") { return read(&status403) }
+            if reader.key(key, is: "status5xx") { return read(&status5xx) }
+            if reader.key(key, is: "bytes") { return read(&size) }
+            if reader.key(key, is: "retryAfterMillis") {
+                guard !sawRetryAfter else { return false }
+                sawRetryAfter = true
+                return reader.readNull() || read(&retryAfter)
+            }
+            return false
         }
-        guard complete, let requests = values[0], let retries = values[1], let status429 = values[2], let status403 = values[3],
-              let status5xx = values[4], let size = values[5]
-        else { return nil }
+        guard complete, let requests, let retries, let status429, let status403, let status5xx, let size else { return nil }
         return TaskStats(requests: requests, retries: retries, status429: status429, status403: status403, status5xx: status5xx, bytes: size, retryAfterMillis: retryAfter)
+    }
+
+    /// A lease token read straight from its bytes, accepting exactly what `LeaseToken(rawValue:)` accepts
+    /// (32 lowercase hex digits, `-`, 1 to 10 decimal digits within UInt32).
+    private mutating func readToken() -> LeaseToken? {
+        guard let range = readPlainString() else { return nil }
+        let count = range.count
+        guard count >= 34, count <= 43, bytes[range.lowerBound + 32] == UInt8(ascii: "-") else { return nil }
+        var epoch: UInt64 = 0
+        for index in (range.lowerBound + 33)..<range.upperBound {
+            let byte = bytes[index]
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            epoch = epoch * 10 + UInt64(byte - 0x30)
+        }
+        guard epoch <= UInt64(UInt32.max),
+              let unit = UnitID(rawValue: String(decoding: bytes[range.lowerBound..<(range.lowerBound + 32)], as: UTF8.self))
+        else { return nil }
+        return LeaseToken(unit: unit, epoch: UInt32(epoch))
     }
 
     // MARK: JSON pieces
@@ -263,18 +447,39 @@ public struct ReportBatchReader {
         return true
     }
 
-    /// An object whose every member `member` reads (false: give up); a key seen twice gives up too.
-    private mutating func readObject(_ member: (inout ReportBatchReader, String) -> Bool) -> Bool {
+    /// An object whose every member `member` reads, given the key's bytes (false: give up). Members give up on a
+    /// key they already read.
+    private mutating func readObject(_ member: (inout ReportBatchReader, Range<Int>) -> Bool) -> Bool {
         guard consume(UInt8(ascii: "{")) else { return false }
         if consume(UInt8(ascii: "}")) { return true }
-        var seen: [String] = []
         repeat {
-            guard let key = readString(), !seen.contains(key), consume(UInt8(ascii: ":")) else { return false }
-            seen.append(key)
+            guard let key = readPlainString(), consume(UInt8(ascii: ":")) else { return false }
             skipSpace()
             guard member(&self, key) else { return false }
         } while consume(UInt8(ascii: ","))
         return consume(UInt8(ascii: "}"))
+    }
+
+    /// Whether the key's bytes are `name` (keys with escapes never match, so such input gives up).
+    private func key(_ key: Range<Int>, is name: StaticString) -> Bool {
+        name.utf8CodeUnitCount == key.count && name.withUTF8Buffer { $0.elementsEqual(bytes[key]) }
+    }
+
+    /// The bytes of a string without escapes or control characters (not checked as UTF-8: callers compare them
+    /// with ASCII or validate them).
+    private mutating func readPlainString() -> Range<Int>? {
+        guard consume(UInt8(ascii: "\"")) else { return nil }
+        let start = index
+        while index < end {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return start..<(index - 1)
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            index += 1
+        }
+        return nil
     }
 
     private mutating func readArray<Element>(_ element: (inout ReportBatchReader) -> Element?) -> [Element]? {

@@ -40,17 +40,46 @@ import Testing
     /// The body of an encoded message (between header and tag).
     static func body(_ message: [UInt8]) -> [UInt8] { Array(message[WireCodec.headerSize..<(message.count - WireCodec.tagSize)]) }
 
-    @Test func readsWhatTheEncoderWritesAsJSONDecoderDoes() throws {
+    /// The envelope fields around a body, as both the codec and JSONEncoder/JSONDecoder see them.
+    struct Wire<Body: Codable>: Codable {
+        let id: MessageID
+        let sender: WorkerID
+        let sentAt: Timestamp
+        let replyTo: MessageID?
+        let body: Body
+    }
+
+    /// Both directions against Foundation: the reader reads `JSONEncoder`'s output (which escapes slashes) as
+    /// `JSONDecoder` does, and `JSONDecoder` reads the hand-written writer's output back to the same batch.
+    @Test func readsWhatJSONEncoderWritesAndTheWriterWritesWhatJSONDecoderReads() throws {
         var random = SplitMix64(seed: 99)
         var system = SystemRandomNumberGenerator()
         let run = spec().defaultID
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         for round in 0..<60 {
+            let batch = Self.batch(&random, run: run)
             let envelope = Envelope(
                 id: MessageID.random(using: &system), sender: worker("w-\(round)"), sentAt: Timestamp(millis: 1_764_000_000_000 + Int64(round)),
-                replyTo: round % 3 == 0 ? MessageID.random(using: &system) : nil, message: .reportBatch(Self.batch(&random, run: run)))
-            let body = Self.body(try Self.codec.encode(envelope))
-            let fast = try #require(ReportBatchReader.envelope(body, start: 0, end: body.count), "round \(round): the encoder's output takes the fast path")
+                replyTo: round % 3 == 0 ? MessageID.random(using: &system) : nil, message: .reportBatch(batch))
+            let foundation = Array(try encoder.encode(Wire(id: envelope.id, sender: envelope.sender, sentAt: envelope.sentAt, replyTo: envelope.replyTo, body: batch)))
+            let fast = try #require(ReportBatchReader.envelope(foundation, start: 0, end: foundation.count), "round \(round): JSONEncoder's output takes the fast path")
             #expect(fast == envelope, "round \(round)")
+
+            let written = Self.body(try Self.codec.encode(envelope))
+            let decoded = try JSONDecoder().decode(Wire<ReportBatch>.self, from: Data(written))
+            #expect(decoded.body == batch && decoded.id == envelope.id && decoded.replyTo == envelope.replyTo && decoded.sentAt == envelope.sentAt, "round \(round)")
+            #expect(try Self.codec.decode(try Self.codec.encode(envelope)) == envelope)
+        }
+    }
+
+    /// The coordinator's reply to a batch is hand-written too; `JSONDecoder` reads it back.
+    @Test func reportAcksRoundTrip() throws {
+        var system = SystemRandomNumberGenerator()
+        for ack in [ReportAck(completes: ["accepted", "duplicate", "stale"], fails: ["requeued"]), ReportAck(completes: [], fails: [])] {
+            let envelope = Envelope(id: MessageID.random(using: &system), sender: worker("coordinator"), sentAt: Timestamp(millis: 7), replyTo: MessageID.random(using: &system), message: .reportAck(ack))
+            let body = Self.body(try Self.codec.encode(envelope))
+            #expect(try JSONDecoder().decode(Wire<ReportAck>.self, from: Data(body)).body == ack)
             #expect(try Self.codec.decode(try Self.codec.encode(envelope)) == envelope)
         }
     }
