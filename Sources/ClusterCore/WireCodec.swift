@@ -110,7 +110,7 @@ public struct WireCodec: Sendable {
     private static func encodeBody(_ envelope: Envelope) throws -> Data {
         func wrap<Body: Codable>(_ body: Body) throws -> Data {
             let encoder = JSONEncoder()
-            // Unescaped slashes: paths and base64 payloads need no escapes (ReportBatchReader's fast path).
+            // Unescaped slashes: paths and base64 payloads need no escapes (WireJSONReader's fast path).
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             return try encoder.encode(
                 WireEnvelope(id: envelope.id, sender: envelope.sender, sentAt: envelope.sentAt, replyTo: envelope.replyTo, body: body))
@@ -170,7 +170,7 @@ public struct WireCodec: Sendable {
             throw ProtocolError(code: .unknownMessageType, detail: "type byte \(bytes[5])")
         }
         let envelope: Envelope
-        if kind == .reportBatch, let fast = ReportBatchReader.envelope(bytes, start: WireCodec.headerSize, end: signedEnd) {
+        if let fast = WireJSONReader.envelope(kind, bytes, start: WireCodec.headerSize, end: signedEnd) {
             envelope = fast
         } else {
             do {

@@ -207,32 +207,40 @@ extension RecordJSONWriter {
     }
 }
 
-/// Fast path for the one request whose size grows with the batch: reads a `reportBatch` body in the exact shape
-/// the generic encoder writes (known keys, each once, in any order; integers without fraction or exponent)
-/// straight into the messages, where `JSONDecoder` walked every field through its generic containers. Anything
-/// else — unknown or repeated keys, `1.0`, invalid UTF-8, a lone surrogate, a value the types reject —
-/// returns nil, and the generic decoder decides (and words the error), so accepted input and errors are unchanged.
-public struct ReportBatchReader {
+/// Fast path for the two messages whose size grows with the batch, `reportBatch` (read by the coordinator) and
+/// `leaseGrant` (read by workers): reads a body in the exact shape the encoders write (known keys, each once, in
+/// any order; integers without fraction or exponent) straight into the messages, where `JSONDecoder` walked every
+/// field through its generic containers. Anything else — unknown or repeated keys, `1.0` for an integer, invalid
+/// UTF-8, a lone surrogate, a value the types reject — returns nil, and the generic decoder decides (and words the
+/// error), so accepted input and errors are unchanged.
+public struct WireJSONReader {
     private let bytes: [UInt8]
     private var index: Int
     private let end: Int
 
-    /// The envelope of a `reportBatch` body `bytes[start..<end]`, or nil to use the generic decoder.
-    public static func envelope(_ bytes: [UInt8], start: Int, end: Int) -> Envelope? {
-        var reader = ReportBatchReader(bytes: bytes, index: start, end: end)
-        guard let envelope = reader.readEnvelope() else { return nil }
+    /// The envelope of a body `bytes[start..<end]` of type `kind`, or nil to use the generic decoder (always for
+    /// other types).
+    public static func envelope(_ kind: ClusterMessage.Kind, _ bytes: [UInt8], start: Int, end: Int) -> Envelope? {
+        var reader = WireJSONReader(bytes: bytes, index: start, end: end)
+        let envelope: Envelope? =
+            switch kind {
+            case .reportBatch: reader.readEnvelope { reader in reader.readBatch().map(ClusterMessage.reportBatch) }
+            case .leaseGrant: reader.readEnvelope { reader in reader.readGrant().map(ClusterMessage.leaseGrant) }
+            default: nil
+            }
+        guard let envelope else { return nil }
         reader.skipSpace()
         return reader.index == end ? envelope : nil
     }
 
-    private mutating func readEnvelope() -> Envelope? {
-        var id: MessageID?, sender: WorkerID?, sentAt: Int64?, replyTo: MessageID?, batch: ReportBatch?
+    private mutating func readEnvelope(_ readBody: (inout WireJSONReader) -> ClusterMessage?) -> Envelope? {
+        var id: MessageID?, sender: WorkerID?, sentAt: Int64?, replyTo: MessageID?, message: ClusterMessage?
         var sawReplyTo = false
         let complete = readObject { reader, key in
             if reader.key(key, is: "body") {
-                guard batch == nil else { return false }
-                batch = reader.readBatch()
-                return batch != nil
+                guard message == nil else { return false }
+                message = readBody(&reader)
+                return message != nil
             } else if reader.key(key, is: "id") {
                 guard id == nil else { return false }
                 id = reader.readString().flatMap(MessageID.init(rawValue:))
@@ -254,8 +262,92 @@ public struct ReportBatchReader {
             }
             return false
         }
-        guard complete, let id, let sender, let sentAt, let batch else { return nil }
-        return Envelope(id: id, sender: sender, sentAt: Timestamp(millis: sentAt), replyTo: replyTo, message: .reportBatch(batch))
+        guard complete, let id, let sender, let sentAt, let message else { return nil }
+        return Envelope(id: id, sender: sender, sentAt: Timestamp(millis: sentAt), replyTo: replyTo, message: message)
+    }
+
+    private mutating func readGrant() -> LeaseGrant? {
+        var units: [GrantedUnit]?, allowances: [PlatformAllowance]?, retryAfter: Int64?
+        var sawRetryAfter = false
+        let complete = readObject { reader, key in
+            if reader.key(key, is: "units") {
+                guard units == nil else { return false }
+                units = reader.readArray { $0.readGrantedUnit() }
+                return units != nil
+            } else if reader.key(key, is: "allowances") {
+                guard allowances == nil else { return false }
+                allowances = reader.readArray { $0.readAllowance() }
+                return allowances != nil
+            } else if reader.key(key, is: "retryAfterMillis") {
+                guard !sawRetryAfter else { return false }
+                sawRetryAfter = true
+                if reader.readNull() { return true }
+                retryAfter = reader.readInt()
+                return retryAfter != nil
+            }
+            return false
+        }
+        guard complete, let units, let allowances else { return nil }
+        return LeaseGrant(units: units, allowances: allowances, retryAfterMillis: retryAfter)
+    }
+
+    private mutating func readGrantedUnit() -> GrantedUnit? {
+        var token: LeaseToken?, run: RunID?, unit: UnitID?, seed: UnitSeed?, attempt: Int64?, deadline: Int64?
+        let complete = readObject { reader, key in
+            if reader.key(key, is: "token") {
+                guard token == nil else { return false }
+                token = reader.readToken()
+                return token != nil
+            } else if reader.key(key, is: "run") {
+                guard run == nil else { return false }
+                run = reader.readString().flatMap(RunID.init(rawValue:))
+                return run != nil
+            } else if reader.key(key, is: "unit") {
+                guard unit == nil else { return false }
+                unit = reader.readString().flatMap(UnitID.init(rawValue:))
+                return unit != nil
+            } else if reader.key(key, is: "seed") {
+                guard seed == nil else { return false }
+                seed = reader.readSeed()
+                return seed != nil
+            } else if reader.key(key, is: "attempt") {
+                guard attempt == nil else { return false }
+                attempt = reader.readInt()
+                return attempt != nil
+            } else if reader.key(key, is: "deadline") {
+                guard deadline == nil else { return false }
+                deadline = reader.readInt()
+                return deadline != nil
+            }
+            return false
+        }
+        guard complete, let token, let run, let unit, let seed, let attempt, let deadline else { return nil }
+        return GrantedUnit(token: token, run: run, unit: unit, seed: seed, attempt: Int(attempt), deadline: Timestamp(millis: deadline))
+    }
+
+    private mutating func readAllowance() -> PlatformAllowance? {
+        var platform: String?, rate: Double?, pausedUntil: Int64?
+        var sawPausedUntil = false
+        let complete = readObject { reader, key in
+            if reader.key(key, is: "platform") {
+                guard platform == nil else { return false }
+                platform = reader.readString()
+                return platform != nil
+            } else if reader.key(key, is: "requestsPerSecond") {
+                guard rate == nil else { return false }
+                rate = reader.readDouble()
+                return rate != nil
+            } else if reader.key(key, is: "pausedUntil") {
+                guard !sawPausedUntil else { return false }
+                sawPausedUntil = true
+                if reader.readNull() { return true }
+                pausedUntil = reader.readInt()
+                return pausedUntil != nil
+            }
+            return false
+        }
+        guard complete, let platform, let rate else { return nil }
+        return PlatformAllowance(platform: platform, requestsPerSecond: rate, pausedUntil: pausedUntil.map(Timestamp.init(millis:)))
     }
 
     private mutating func readBatch() -> ReportBatch? {
@@ -449,7 +541,7 @@ public struct ReportBatchReader {
 
     /// An object whose every member `member` reads, given the key's bytes (false: give up). Members give up on a
     /// key they already read.
-    private mutating func readObject(_ member: (inout ReportBatchReader, Range<Int>) -> Bool) -> Bool {
+    private mutating func readObject(_ member: (inout WireJSONReader, Range<Int>) -> Bool) -> Bool {
         guard consume(UInt8(ascii: "{")) else { return false }
         if consume(UInt8(ascii: "}")) { return true }
         repeat {
@@ -482,7 +574,7 @@ public struct ReportBatchReader {
         return nil
     }
 
-    private mutating func readArray<Element>(_ element: (inout ReportBatchReader) -> Element?) -> [Element]? {
+    private mutating func readArray<Element>(_ element: (inout WireJSONReader) -> Element?) -> [Element]? {
         guard consume(UInt8(ascii: "[")) else { return nil }
         var out: [Element] = []
         if consume(UInt8(ascii: "]")) { return out }
@@ -591,6 +683,32 @@ public struct ReportBatchReader {
         if index < end, bytes[index] == UInt8(ascii: ".") || bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") { return nil }
         if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
         return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
+    }
+
+    /// A number in JSON's grammar as the nearest double (`Double(String)` rounds correctly, as `JSONDecoder` does).
+    private mutating func readDouble() -> Double? {
+        skipSpace()
+        let start = index
+        func digits() -> Int {
+            let first = index
+            while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            return index - first
+        }
+        if index < end, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let integerStart = index
+        let integerDigits = digits()
+        guard integerDigits > 0, integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { return nil }
+        if index < end, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return nil }
+        }
+        if index < end, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < end, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { return nil }
+        }
+        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else { return nil }
+        return value
     }
 
     private mutating func readLiteral(_ literal: StaticString) -> Bool {

@@ -3,9 +3,9 @@ import Crypto
 import Foundation
 import Testing
 
-/// `ReportBatchReader` must read exactly what `JSONDecoder` reads, and give up (nil, so the generic decoder decides)
+/// `WireJSONReader` must read exactly what `JSONDecoder` reads, and give up (nil, so the generic decoder decides)
 /// on everything else.
-@Suite struct ReportBatchReaderTests {
+@Suite struct WireJSONReaderTests {
     static let codec = try! WireCodec(secret: Array(repeating: 3, count: 32))
     static let tricky = "quote \" backslash \\ slash / newline \n tab \t bell \u{7} 웹툰 é 😀"
 
@@ -63,13 +63,49 @@ import Testing
                 id: MessageID.random(using: &system), sender: worker("w-\(round)"), sentAt: Timestamp(millis: 1_764_000_000_000 + Int64(round)),
                 replyTo: round % 3 == 0 ? MessageID.random(using: &system) : nil, message: .reportBatch(batch))
             let foundation = Array(try encoder.encode(Wire(id: envelope.id, sender: envelope.sender, sentAt: envelope.sentAt, replyTo: envelope.replyTo, body: batch)))
-            let fast = try #require(ReportBatchReader.envelope(foundation, start: 0, end: foundation.count), "round \(round): JSONEncoder's output takes the fast path")
+            let fast = try #require(WireJSONReader.envelope(.reportBatch, foundation, start: 0, end: foundation.count), "round \(round): JSONEncoder's output takes the fast path")
             #expect(fast == envelope, "round \(round)")
 
             let written = Self.body(try Self.codec.encode(envelope))
             let decoded = try JSONDecoder().decode(Wire<ReportBatch>.self, from: Data(written))
             #expect(decoded.body == batch && decoded.id == envelope.id && decoded.replyTo == envelope.replyTo && decoded.sentAt == envelope.sentAt, "round \(round)")
             #expect(try Self.codec.decode(try Self.codec.encode(envelope)) == envelope)
+        }
+    }
+
+    /// Lease grants, both directions against Foundation, with rates that need every part of the number grammar.
+    @Test func leaseGrantsReadAsJSONDecoderReadsThem() throws {
+        var random = SplitMix64(seed: 7)
+        var system = SystemRandomNumberGenerator()
+        let run = spec().defaultID
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let rates: [Double] = [0, 0.1, 1e-5, 1e20, 12, 1_000, 1.7976931348623157e308, .leastNonzeroMagnitude, 2.5e-7, 333.3333333333333]
+        for round in 0..<30 {
+            let units = (0..<Int(random.next() % 5)).map { index in
+                let seed = seed(index == 0 ? Self.tricky : "k\(random.next())", platform: index % 2 == 0 ? "naver" : "kakao",
+                                payload: (0..<Int(random.next() % 50 + 1)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+                let id = seed.unitID(in: run)
+                return GrantedUnit(token: LeaseToken(unit: id, epoch: UInt32(random.next() % 4_000_000_000)), run: run, unit: id, seed: seed,
+                                   attempt: Int(random.next() % 5) + 1, deadline: Timestamp(millis: 1_764_000_000_000 + Int64(random.next() % 1_000_000)))
+            }
+            let allowances = (0..<Int(random.next() % 3)).map { index in
+                PlatformAllowance(platform: index == 0 ? "naver" : "kakao", requestsPerSecond: rates[Int(random.next() % UInt64(rates.count))],
+                                  pausedUntil: random.next() % 2 == 0 ? nil : Timestamp(millis: Int64(random.next() % 1_000_000)))
+            }
+            let grant = LeaseGrant(units: units, allowances: allowances, retryAfterMillis: units.isEmpty ? Int64(random.next() % 500) : nil)
+            let envelope = Envelope(id: MessageID.random(using: &system), sender: worker("coordinator"), sentAt: Timestamp(millis: Int64(round)),
+                                    replyTo: MessageID.random(using: &system), message: .leaseGrant(grant))
+            let foundation = Array(try encoder.encode(Wire(id: envelope.id, sender: envelope.sender, sentAt: envelope.sentAt, replyTo: envelope.replyTo, body: grant)))
+            #expect(WireJSONReader.envelope(.leaseGrant, foundation, start: 0, end: foundation.count) == envelope, "round \(round): JSONEncoder's output")
+            let written = Self.body(try Self.codec.encode(envelope))
+            #expect(try JSONDecoder().decode(Wire<LeaseGrant>.self, from: Data(written)).body == grant, "round \(round): the writer's output")
+            #expect(WireJSONReader.envelope(.leaseGrant, written, start: 0, end: written.count) == envelope, "round \(round): the fast path reads the writer")
+        }
+        // Numbers outside the grammar or the range give up.
+        for rate in ["01", "1.", ".5", "1e", "-", "1e400", "+1"] {
+            let body = "{\"body\":{\"allowances\":[{\"platform\":\"naver\",\"requestsPerSecond\":\(rate)}],\"units\":[]},\"id\":\"\(String(repeating: "ab", count: 16))\",\"sender\":\"coordinator\",\"sentAt\":1}"
+            #expect(WireJSONReader.envelope(.leaseGrant, Array(body.utf8), start: 0, end: body.utf8.count) == nil, "\(rate)")
         }
     }
 
@@ -93,7 +129,7 @@ import Testing
                        "completes": [] } }
             """
         let body = Array(json.utf8)
-        let fast = try #require(ReportBatchReader.envelope(body, start: 0, end: body.count))
+        let fast = try #require(WireJSONReader.envelope(.reportBatch, body, start: 0, end: body.count))
         let wrapped = Envelope(id: fast.id, sender: fast.sender, sentAt: fast.sentAt, replyTo: fast.replyTo, message: fast.message)
         #expect(wrapped.sentAt == Timestamp(millis: -5) && wrapped.replyTo == nil)
         guard case .reportBatch(let batch) = fast.message else { Issue.record("not a report batch"); return }
@@ -110,7 +146,7 @@ import Testing
         }
         let stats = "{\"bytes\":0,\"requests\":1,\"retries\":0,\"status403\":0,\"status429\":0,\"status5xx\":0}"
         let valid = envelope("{\"completes\":[],\"fails\":[{\"error\":\"x\",\"retryable\":true,\"stats\":\(stats),\"token\":\"\(token)\"}]}")
-        #expect(ReportBatchReader.envelope(Array(valid.utf8), start: 0, end: valid.utf8.count) != nil, "the control case is read")
+        #expect(WireJSONReader.envelope(.reportBatch, Array(valid.utf8), start: 0, end: valid.utf8.count) != nil, "the control case is read")
         let cases: [String] = [
             envelope("{\"completes\":[],\"fails\":[],\"extra\":1}"),  // unknown key (JSONDecoder ignores it)
             envelope("{\"completes\":[],\"completes\":[],\"fails\":[]}"),  // repeated key
@@ -125,12 +161,12 @@ import Testing
             String(envelope("{\"completes\":[],\"fails\":[]}").dropLast()),  // truncated
         ]
         for text in cases {
-            #expect(ReportBatchReader.envelope(Array(text.utf8), start: 0, end: text.utf8.count) == nil, "\(text)")
+            #expect(WireJSONReader.envelope(.reportBatch, Array(text.utf8), start: 0, end: text.utf8.count) == nil, "\(text)")
         }
         var invalidUTF8 = Array(valid.utf8)
         let marker = try #require(invalidUTF8.indices.first { invalidUTF8[$0...].starts(with: Array("\"error\":\"x".utf8)) }) + 9
         invalidUTF8.replaceSubrange(marker...marker, with: [0xC3, 0x28])
-        #expect(ReportBatchReader.envelope(invalidUTF8, start: 0, end: invalidUTF8.count) == nil, "invalid UTF-8 in a string")
+        #expect(WireJSONReader.envelope(.reportBatch, invalidUTF8, start: 0, end: invalidUTF8.count) == nil, "invalid UTF-8 in a string")
 
         // Through the codec, the generic decoder still reads what JSON allows (an unknown key) and still rejects
         // the rest with the same errors.
