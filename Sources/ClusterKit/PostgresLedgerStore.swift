@@ -124,7 +124,22 @@ public struct PostgresLedgerStore: Sendable {
                 granted_at_ms int8 NOT NULL,
                 deadline_ms int8 NOT NULL,
                 record jsonb NOT NULL)
+            """,
+            // Operators' view of every unit's current state: a unit leased since the coordinator started still has
+            // its pending row in `units`; the journal entry with a newer epoch makes it leased (one more attempt).
             """
+            CREATE VIEW {s}.unit_states AS
+            WITH journal AS (
+                SELECT e.id, max(((g.record->'epochs')->>((e.n - 1)::int))::int8) AS epoch
+                FROM {s}.lease_grants g
+                CROSS JOIN LATERAL jsonb_array_elements_text(g.record->'units') WITH ORDINALITY AS e(id, n)
+                GROUP BY e.id)
+            SELECT u.id, u.run_id, u.parent_id, u.platform, u.kind,
+                   CASE WHEN u.state = 'pending' AND j.epoch > u.lease_epoch THEN 'leased' ELSE u.state END AS state,
+                   u.attempts + CASE WHEN u.state = 'pending' AND j.epoch > u.lease_epoch THEN 1 ELSE 0 END AS attempts,
+                   u.last_error, u.updated_at_ms
+            FROM {s}.units u LEFT JOIN journal j ON j.id = u.id
+            """,
         ]),
     ]
 

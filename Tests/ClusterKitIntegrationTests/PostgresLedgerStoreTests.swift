@@ -45,7 +45,7 @@ import Testing
             #expect(try await store.schemaVersion() == PostgresLedgerStore.migrations.last?.version)
             let tables = try await store.connection.query(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", [.text(store.schema)])
-            #expect(tables.rows.map { $0[0] } == ["lease_grants", "outputs", "runs", "schema_migrations", "units"])
+            #expect(tables.rows.map { $0[0] } == ["lease_grants", "outputs", "runs", "schema_migrations", "unit_states", "units"])
         }
     }
 
@@ -108,6 +108,12 @@ import Testing
                 if random.next() % 25 == 0 {
                     var rebuilt = try await store.loadLedger(config: config)
                     #expect(rebuilt.snapshot == ledger.snapshot, "step \(step): rebuilt from PostgreSQL equals the original")
+                    // Operators' view applies the journal as the rebuild does.
+                    let view = try await store.connection.query("SELECT state, count(*), sum(attempts) FROM \(store.schema).unit_states GROUP BY state ORDER BY state")
+                    let memory = Dictionary(grouping: ledger.units.values, by: \.state).map { state, units in
+                        "\(state.rawValue)=\(units.count)/\(units.reduce(0) { $0 + $1.attempts })"
+                    }.sorted()
+                    #expect(try view.rows.map { "\($0[0]!)=\($0[1]!)/\(try $0.value(2, as: Int.self) ?? 0)" } == memory, "step \(step): unit_states")
                     if restarts % 2 == 1 {
                         rebuilt.extendOutstandingLeases(to: clock.now.adding(millis: config.leaseMillis), now: clock.now)
                         try await store.persist(rebuilt.drainChanges(), clearingLeaseJournal: true)

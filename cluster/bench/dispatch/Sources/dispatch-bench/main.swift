@@ -214,6 +214,8 @@ struct Measurement {
     let driverCPU: Double
     let postgresCPU: Double
     let peakRSS: Double
+    /// Resident set when every unit is done: the ledger's records without the transient peak of creating the run.
+    let endRSS: Double
 }
 
 let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -277,7 +279,7 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     let measurement = Measurement(
         seconds: seconds, coordinatorCPU: cpuSeconds(pid: pid) - cpu0, driverCPU: cpuSeconds(pid: getpid()) - self0,
         postgresCPU: postgres.map { cpuSeconds(pid: $0) }.reduce(0, +) - postgres0,
-        peakRSS: statusField(pid: pid, "VmHWM"))
+        peakRSS: statusField(pid: pid, "VmHWM"), endRSS: statusField(pid: pid, "VmRSS"))
     try coordinatorInput.fileHandleForWriting.close()
     await offPool { coordinator.waitUntilExit() }
 
@@ -291,7 +293,7 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
 }
 
 print("dispatch-bench: UNITS=\(unitCount) RUNS=\(runs) CLIENTS=\(clientCounts) BATCH=\(batch) MODES=\(modes)")
-print("mode\tclients\tunits/s (median)\tper-run units/s\tcoordinator CPU s/run (median)\tcoordinator CPU µs/unit\tclients CPU µs/unit\tPostgreSQL CPU µs/unit\tcoordinator peak RSS MiB")
+print("mode\tclients\tunits/s (median)\tper-run units/s\tcoordinator CPU s/run (median)\tcoordinator CPU µs/unit\tclients CPU µs/unit\tPostgreSQL CPU µs/unit\tcoordinator peak RSS MiB\tcoordinator RSS at end MiB")
 for mode in modes {
     for clients in clientCounts {
         var results: [Measurement] = []
@@ -299,9 +301,10 @@ for mode in modes {
         let rates = results.map { Double(unitCount) / $0.seconds }
         let cpu = median(results.map(\.coordinatorCPU))
         print(String(
-            format: "%@\t%d\t%.0f\t%@\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f", mode, clients, median(rates),
+            format: "%@\t%d\t%.0f\t%@\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f", mode, clients, median(rates),
             rates.map { String(format: "%.0f", $0) }.joined(separator: " / "), cpu, cpu / Double(unitCount) * 1e6,
-            median(results.map(\.driverCPU)) / Double(unitCount) * 1e6, median(results.map(\.postgresCPU)) / Double(unitCount) * 1e6, results.map(\.peakRSS).max() ?? 0))
+            median(results.map(\.driverCPU)) / Double(unitCount) * 1e6, median(results.map(\.postgresCPU)) / Double(unitCount) * 1e6, results.map(\.peakRSS).max() ?? 0,
+            median(results.map(\.endRSS))))
         fflush(nil)
     }
 }
