@@ -376,13 +376,15 @@ public struct Ledger: Sendable {
         totals.outputBytes = totals.outputBytes.addingSaturating(manifest.totalBytes)
         runs[run.id]?.totals = totals
         touch(run: run.id)
+        // The held lease's token equals `token` but shares its unit id's storage with the record; the reported one
+        // is a fresh string that every done unit would otherwise keep (and every child as its parent).
         move(token.unit, to: .done, now: now) { unit in
-            unit.completedBy = token
+            unit.completedBy = lease.token
             unit.manifest = manifest
             unit.stats = unit.stats.adding(stats)
         }
         // Children were validated above, so this cannot throw.
-        _ = try? addUnits(children, run: run.id, parent: token.unit, now: now)
+        _ = try? addUnits(children, run: run.id, parent: lease.token.unit, now: now)
         finishIfComplete(run.id, now: now)
         return .accepted
     }
