@@ -2,8 +2,9 @@
 ///
 /// Every operation takes `now`, first expires leases whose deadline has passed (so a late report is never honoured
 /// by accident of sweep timing), and records the rows it changed. `drainChanges()` hands those rows to the store,
-/// which persists them in one transaction before the coordinator replies (write-ahead). `init(config:restoring:)`
-/// rebuilds an identical machine from the persisted rows.
+/// which persists them in one transaction before the coordinator replies (write-ahead). A lease grant is recorded as
+/// one journal entry for all its units instead of a row per unit (`LeaseGrantRecord`); every other transition
+/// rewrites the unit's row. `init(config:restoring:)` rebuilds an identical machine from the rows and the journal.
 public struct Ledger: Sendable {
     public let config: LedgerConfig
     public private(set) var runs: [RunID: RunRecord] = [:]
@@ -22,6 +23,7 @@ public struct Ledger: Sendable {
     private var changedRunSet: Set<RunID> = []
     private var changedUnits: [UnitID] = []
     private var changedUnitSet: Set<UnitID> = []
+    private var grants: [LeaseGrantRecord] = []
 
     /// Counts are kept per (run, platform, kind), updated on every transition, never by scanning.
     struct DepthKey: Hashable, Sendable {
@@ -34,14 +36,30 @@ public struct Ledger: Sendable {
         self.config = config
     }
 
-    /// Rebuilds the machine from persisted rows (the latest content of each row; later rows of the same id win).
-    /// Leases keep their persisted deadlines and expire naturally if their workers are gone.
+    /// Rebuilds the machine from persisted rows (the latest content of each row; later rows of the same id win) and
+    /// the lease journal. Leases keep their persisted deadlines and expire naturally if their workers are gone.
     public init(config: LedgerConfig, restoring changes: some Sequence<LedgerChange>) {
         self.config = config
+        var journal: [LeaseGrantRecord] = []
         for change in changes {
             switch change {
             case .run(let run): runs[run.id] = run
             case .unit(let unit): units[unit.id] = unit
+            case .leases(let grant): journal.append(grant)
+            }
+        }
+        // Epochs only grow, so an entry is current exactly when its epoch is newer than the row's, whatever the
+        // order of rows and entries.
+        for grant in journal {
+            for (id, epoch) in zip(grant.units, grant.epochs) {
+                guard var unit = units[id], unit.state == .pending, unit.leaseEpoch < epoch else { continue }
+                unit.leaseEpoch = epoch
+                unit.attempts += 1
+                unit.lease = Lease(token: LeaseToken(unit: id, epoch: epoch), worker: grant.worker, grantedAt: grant.grantedAt, deadline: grant.deadline)
+                unit.state = .leased
+                unit.pendingSince = nil
+                unit.updatedAt = grant.grantedAt
+                units[id] = unit
             }
         }
         var pendingByPlatform: [String: [UnitRecord]] = [:]
@@ -69,10 +87,12 @@ public struct Ledger: Sendable {
 
     // MARK: Changes
 
-    /// The rows changed since the last call, runs first, each once with its latest content.
+    /// The rows changed since the last call, runs first, each once with its latest content, then the lease grants.
     public mutating func drainChanges() -> [LedgerChange] {
         var out: [LedgerChange] = changedRuns.compactMap { runs[$0].map(LedgerChange.run) }
         out += changedUnits.compactMap { units[$0].map(LedgerChange.unit) }
+        out += grants.map(LedgerChange.leases)
+        grants.removeAll(keepingCapacity: true)
         changedRuns.removeAll(keepingCapacity: true)
         changedRunSet.removeAll(keepingCapacity: true)
         changedUnits.removeAll(keepingCapacity: true)
@@ -81,7 +101,7 @@ public struct Ledger: Sendable {
     }
 
     /// Whether changes wait for `drainChanges()`.
-    public var hasChanges: Bool { !changedRuns.isEmpty || !changedUnits.isEmpty }
+    public var hasChanges: Bool { !changedRuns.isEmpty || !changedUnits.isEmpty || !grants.isEmpty }
 
     private mutating func touch(run id: RunID) {
         if changedRunSet.insert(id).inserted { changedRuns.append(id) }
@@ -149,8 +169,11 @@ public struct Ledger: Sendable {
         return nextPendingSeq
     }
 
-    /// The single place a unit changes state, so counters, queues and change records stay consistent.
-    private mutating func move(_ id: UnitID, to newState: UnitState, now: Timestamp, _ update: (inout UnitRecord) -> Void = { _ in }) {
+    /// The single place a unit changes state, so counters, queues and change records stay consistent. `journaled`:
+    /// the caller records the change as a lease grant entry instead of the row.
+    private mutating func move(
+        _ id: UnitID, to newState: UnitState, now: Timestamp, journaled: Bool = false, _ update: (inout UnitRecord) -> Void = { _ in }
+    ) {
         guard var unit = units[id] else { return }
         let oldState = unit.state
         let oldWorker = unit.lease?.worker
@@ -183,7 +206,7 @@ public struct Ledger: Sendable {
             unit.pendingSince = nil
         }
         units[id] = unit
-        touch(unit: id)
+        if !journaled { touch(unit: id) }
         if newState == .done || newState == .dead {
             runs[unit.run]?.lastProgressAt = now
             touch(run: unit.run)
@@ -200,6 +223,9 @@ public struct Ledger: Sendable {
         var granted: [UnitRecord] = []
         let limit = min(max(0, maxUnits), ClusterLimits.maxUnitsPerLease)
         var exhausted: Set<String> = []
+        let deadline = now.adding(millis: config.leaseMillis)
+        var grant = LeaseGrantRecord(worker: worker, grantedAt: now, deadline: deadline, units: [], epochs: [])
+        defer { if !grant.units.isEmpty { grants.append(grant) } }
         while granted.count < limit, exhausted.count < wanted.count {
             for platform in wanted where !exhausted.contains(platform) && granted.count < limit {
                 if let cap = config.maxLeasedPerPlatform, leasedPerPlatform[platform, default: 0] >= cap {
@@ -210,13 +236,16 @@ public struct Ledger: Sendable {
                     exhausted.insert(platform)
                     continue
                 }
-                let deadline = now.adding(millis: config.leaseMillis)
-                move(id, to: .leased, now: now) { unit in
+                move(id, to: .leased, now: now, journaled: true) { unit in
                     unit.leaseEpoch &+= 1
                     unit.attempts += 1
                     unit.lease = Lease(token: LeaseToken(unit: id, epoch: unit.leaseEpoch), worker: worker, grantedAt: now, deadline: deadline)
                 }
-                if let unit = units[id] { granted.append(unit) }
+                if let unit = units[id] {
+                    granted.append(unit)
+                    grant.units.append(id)
+                    grant.epochs.append(unit.leaseEpoch)
+                }
             }
         }
         return granted
@@ -279,15 +308,17 @@ public struct Ledger: Sendable {
 
     /// Moves every outstanding lease's deadline to at least `deadline` (never earlier). Used once after a coordinator
     /// restart: workers could not heartbeat while it was down, so their leases get one lease period to reconnect
-    /// instead of expiring on the first sweep and having finished work redone. Returns how many were extended.
+    /// instead of expiring on the first sweep and having finished work redone. Every leased row is rewritten, so
+    /// once this is persisted the lease journal holds nothing the rows do not (the store may then clear it).
+    /// Returns how many were extended.
     @discardableResult
     public mutating func extendOutstandingLeases(to deadline: Timestamp, now: Timestamp) -> Int {
         var extended = 0
         for id in leasedUnits.sorted() {
+            touch(unit: id)
             guard let lease = units[id]?.lease, lease.deadline < deadline else { continue }
             units[id]?.lease?.deadline = deadline
             units[id]?.updatedAt = now
-            touch(unit: id)
             extended += 1
         }
         return extended
@@ -345,13 +376,15 @@ public struct Ledger: Sendable {
         totals.outputBytes = totals.outputBytes.addingSaturating(manifest.totalBytes)
         runs[run.id]?.totals = totals
         touch(run: run.id)
+        // The held lease's token equals `token` but shares its unit id's storage with the record; the reported one
+        // is a fresh string that every done unit would otherwise keep (and every child as its parent).
         move(token.unit, to: .done, now: now) { unit in
-            unit.completedBy = token
+            unit.completedBy = lease.token
             unit.manifest = manifest
             unit.stats = unit.stats.adding(stats)
         }
         // Children were validated above, so this cannot throw.
-        _ = try? addUnits(children, run: run.id, parent: token.unit, now: now)
+        _ = try? addUnits(children, run: run.id, parent: lease.token.unit, now: now)
         finishIfComplete(run.id, now: now)
         return .accepted
     }

@@ -80,11 +80,34 @@ public struct RunRecord: Hashable, Sendable, Codable {
     public internal(set) var totals: RunTotals
 }
 
-/// One durable change: the new full content of a row. A batch is persisted in one transaction (group commit);
-/// applying the batches in order to an empty store reproduces the state machine exactly.
+/// One lease grant as a journal entry: the units a worker got in one `lease` call, with their new epochs.
+///
+/// Leasing is the one transition that changes nothing a full row must repeat except the lease itself, and it is
+/// half of all unit writes; one entry per grant (up to `maxUnitsPerLease` units) replaces one row upsert per unit.
+/// Replay applies an entry to a unit whose restored row has an older epoch (it is pending then) and ignores it
+/// otherwise: every later transition of the unit rewrites its full row with that epoch.
+public struct LeaseGrantRecord: Hashable, Sendable, Codable {
+    public let worker: WorkerID
+    public let grantedAt: Timestamp
+    public let deadline: Timestamp
+    public internal(set) var units: [UnitID]
+    /// `epochs[i]` is the epoch of `units[i]`'s new lease token.
+    public internal(set) var epochs: [UInt32]
+    public init(worker: WorkerID, grantedAt: Timestamp, deadline: Timestamp, units: [UnitID], epochs: [UInt32]) {
+        self.worker = worker
+        self.grantedAt = grantedAt
+        self.deadline = deadline
+        self.units = units
+        self.epochs = epochs
+    }
+}
+
+/// One durable change: the new full content of a row, or a lease grant journal entry. A batch is persisted in one
+/// transaction (group commit); applying the batches in order to an empty store reproduces the state machine exactly.
 public enum LedgerChange: Hashable, Sendable, Codable {
     case run(RunRecord)
     case unit(UnitRecord)
+    case leases(LeaseGrantRecord)
 }
 
 /// Unit counts per state.

@@ -9,7 +9,7 @@ import Foundation
 /// commit encodes every changed unit, and `JSONEncoder` was the largest cost of the coordinator
 /// (docs/bench/dispatch.md). `JSONDecoder` reads the output back into equal records (tested).
 public struct RecordJSONWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+    public internal(set) var bytes: [UInt8] = []
 
     public init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
@@ -23,6 +23,38 @@ public struct RecordJSONWriter: Sendable {
         }
         writer.byte(UInt8(ascii: "]"))
         return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// A JSON array of the lease grant journal entries.
+    public static func grantArray(_ grants: [LeaseGrantRecord]) -> String {
+        var writer = RecordJSONWriter(reservingCapacity: grants.reduce(2) { $0 + 96 + $1.units.count * 46 })
+        writer.byte(UInt8(ascii: "["))
+        for (index, grant) in grants.enumerated() {
+            if index > 0 { writer.byte(UInt8(ascii: ",")) }
+            writer.write(grant)
+        }
+        writer.byte(UInt8(ascii: "]"))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    public mutating func write(_ grant: LeaseGrantRecord) {
+        raw("{\"worker\":")
+        string(grant.worker.rawValue)
+        raw(",\"grantedAt\":")
+        int(grant.grantedAt.millis)
+        raw(",\"deadline\":")
+        int(grant.deadline.millis)
+        raw(",\"units\":[")
+        for (index, unit) in grant.units.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            string(unit.rawValue)
+        }
+        raw("],\"epochs\":[")
+        for (index, epoch) in grant.epochs.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            uint(UInt64(epoch))
+        }
+        raw("]}")
     }
 
     public mutating func write(_ unit: UnitRecord) {
@@ -40,9 +72,9 @@ public struct RecordJSONWriter: Sendable {
         string(unit.seed.platform)
         raw(",\"key\":")
         string(unit.seed.key)
-        raw(",\"payload\":\"")
-        bytes.append(contentsOf: Data(unit.seed.payload).base64EncodedString().utf8)
-        raw("\"},\"createdAt\":")
+        raw(",\"payload\":")
+        base64(unit.seed.payload)
+        raw("},\"createdAt\":")
         int(unit.createdAt.millis)
         raw(",\"state\":")
         string(unit.state.rawValue)
@@ -120,14 +152,14 @@ public struct RecordJSONWriter: Sendable {
         byte(UInt8(ascii: "}"))
     }
 
-    private mutating func byte(_ value: UInt8) { bytes.append(value) }
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
 
-    private mutating func raw(_ text: StaticString) {
+    mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// A JSON string: quote, backslash and control characters escaped; everything else as UTF-8.
-    private mutating func string(_ text: String) {
+    mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for unit in text.utf8 {
             switch unit {
@@ -144,7 +176,7 @@ public struct RecordJSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    private mutating func int(_ value: Int64) {
+    mutating func int(_ value: Int64) {
         if value < 0 {
             bytes.append(UInt8(ascii: "-"))
             uint(value.magnitude)
@@ -153,7 +185,7 @@ public struct RecordJSONWriter: Sendable {
         }
     }
 
-    private mutating func uint(_ value: UInt64) {
+    mutating func uint(_ value: UInt64) {
         var rest = value
         var count = 0
         repeat {

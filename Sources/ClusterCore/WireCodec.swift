@@ -82,11 +82,15 @@ public struct WireCodec: Sendable {
     // MARK: Encode
 
     public func encode(_ envelope: Envelope) throws(ProtocolError) -> [UInt8] {
-        let body: Data
-        do {
-            body = try WireCodec.encodeBody(envelope)
-        } catch {
-            throw ProtocolError(code: .malformed, detail: "cannot encode \(envelope.message.kind): \(error)")
+        let body: [UInt8]
+        if let written = RecordJSONWriter.body(envelope) {
+            body = written
+        } else {
+            do {
+                body = Array(try WireCodec.encodeBody(envelope))
+            } catch {
+                throw ProtocolError(code: .malformed, detail: "cannot encode \(envelope.message.kind): \(error)")
+            }
         }
         let total = WireCodec.headerSize + body.count + WireCodec.tagSize
         guard total <= maxMessageBytes else {
@@ -106,7 +110,8 @@ public struct WireCodec: Sendable {
     private static func encodeBody(_ envelope: Envelope) throws -> Data {
         func wrap<Body: Codable>(_ body: Body) throws -> Data {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            // Unescaped slashes: paths and base64 payloads need no escapes (WireJSONReader's fast path).
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             return try encoder.encode(
                 WireEnvelope(id: envelope.id, sender: envelope.sender, sentAt: envelope.sentAt, replyTo: envelope.replyTo, body: body))
         }
@@ -164,12 +169,15 @@ public struct WireCodec: Sendable {
         guard let kind = ClusterMessage.Kind(rawValue: bytes[5]) else {
             throw ProtocolError(code: .unknownMessageType, detail: "type byte \(bytes[5])")
         }
-        let body = Data(bytes[WireCodec.headerSize..<signedEnd])
         let envelope: Envelope
-        do {
-            envelope = try WireCodec.decodeBody(kind, body)
-        } catch {
-            throw ProtocolError(code: .malformed, detail: "\(kind) body: \(WireCodec.describe(error))")
+        if let fast = WireJSONReader.envelope(kind, bytes, start: WireCodec.headerSize, end: signedEnd) {
+            envelope = fast
+        } else {
+            do {
+                envelope = try WireCodec.decodeBody(kind, Data(bytes[WireCodec.headerSize..<signedEnd]))
+            } catch {
+                throw ProtocolError(code: .malformed, detail: "\(kind) body: \(WireCodec.describe(error))")
+            }
         }
         if let problem = envelope.message.validationProblem {
             throw ProtocolError(code: .invalidField, detail: "\(kind): \(problem)")

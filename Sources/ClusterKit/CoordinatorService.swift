@@ -77,7 +77,8 @@ public final class CoordinatorService: Sendable {
         let codec = try WireCodec(secret: settings.secret, maxMessageBytes: settings.maxMessageBytes)
         var core = CoordinatorCore(config: settings.core, ledger: ledger)
         let graced = core.resume(now: clock())
-        try await store.persist(core.drainChanges())
+        // `resume` rewrote every leased row, so the lease journal is redundant from this commit on.
+        try await store.persist(core.drainChanges(), clearingLeaseJournal: true)
         let state = CoordinatorState(
             core: core,
             gate: MessageGate(codec: codec, replay: ReplayWindow(windowMillis: settings.replayWindowMillis)), logger: logger)

@@ -42,9 +42,11 @@ public struct LedgerStoreError: Error, Hashable, Sendable, CustomStringConvertib
 /// The durable ledger in its own PostgreSQL schema.
 ///
 /// Each row stores the full record as `jsonb` (the source of truth for `load`) plus typed columns for operators'
-/// SQL. `persist` writes one drained batch in one statement (one implicit transaction), so a batch is all or
-/// nothing: the coordinator persists before it replies, and after a crash `load` rebuilds exactly the state that
-/// replies were based on.
+/// SQL. A lease grant is one `lease_grants` row for all its units (the `units` row keeps the unit's previous state
+/// until its next transition); the journal is cleared when a restarted coordinator has rewritten every leased row.
+/// `persist` writes one drained batch in one statement (one implicit transaction), so a batch is all or nothing:
+/// the coordinator persists before it replies, and after a crash `load` rebuilds exactly the state that replies
+/// were based on.
 public struct PostgresLedgerStore: Sendable {
     public let connection: PGConnection
     public let schema: String
@@ -113,7 +115,32 @@ public struct PostgresLedgerStore: Sendable {
                 sha256 text NOT NULL,
                 PRIMARY KEY (unit_id, path))
             """,
-        ])
+        ]),
+        Migration(version: 2, statements: [
+            """
+            CREATE TABLE {s}.lease_grants (
+                seq bigserial PRIMARY KEY,
+                worker text NOT NULL,
+                granted_at_ms int8 NOT NULL,
+                deadline_ms int8 NOT NULL,
+                record jsonb NOT NULL)
+            """,
+            // Operators' view of every unit's current state: a unit leased since the coordinator started still has
+            // its pending row in `units`; the journal entry with a newer epoch makes it leased (one more attempt).
+            """
+            CREATE VIEW {s}.unit_states AS
+            WITH journal AS (
+                SELECT e.id, max(((g.record->'epochs')->>((e.n - 1)::int))::int8) AS epoch
+                FROM {s}.lease_grants g
+                CROSS JOIN LATERAL jsonb_array_elements_text(g.record->'units') WITH ORDINALITY AS e(id, n)
+                GROUP BY e.id)
+            SELECT u.id, u.run_id, u.parent_id, u.platform, u.kind,
+                   CASE WHEN u.state = 'pending' AND j.epoch > u.lease_epoch THEN 'leased' ELSE u.state END AS state,
+                   u.attempts + CASE WHEN u.state = 'pending' AND j.epoch > u.lease_epoch THEN 1 ELSE 0 END AS attempts,
+                   u.last_error, u.updated_at_ms
+            FROM {s}.units u LEFT JOIN journal j ON j.id = u.id
+            """,
+        ]),
     ]
 
     /// Creates the schema and applies missing migrations, each in its own transaction under an advisory lock so
@@ -153,19 +180,24 @@ public struct PostgresLedgerStore: Sendable {
     }
 
     /// Persists one batch from `Ledger.drainChanges()` atomically (group commit). Accepted outputs of units that
-    /// became done are inserted into `outputs` in the same transaction.
-    public func persist(_ changes: [LedgerChange]) async throws {
-        guard !changes.isEmpty else { return }
+    /// became done are inserted into `outputs` in the same transaction. `clearingLeaseJournal`: the batch rewrites
+    /// every leased unit's row (`CoordinatorCore.resume`), so the journal entries persisted before it are deleted in
+    /// the same transaction.
+    public func persist(_ changes: [LedgerChange], clearingLeaseJournal: Bool = false) async throws {
+        guard !changes.isEmpty || clearingLeaseJournal else { return }
         var runs: [RunRecord] = []
         var units: [UnitRecord] = []
+        var grants: [LeaseGrantRecord] = []
         for change in changes {
             switch change {
             case .run(let run): runs.append(run)
             case .unit(let unit): units.append(unit)
+            case .leases(let grant): grants.append(grant)
             }
         }
         let runJSON = try encode(runs)
         let unitJSON = RecordJSONWriter.array(units)
+        let grantJSON = RecordJSONWriter.grantArray(grants)
         // Only done units with files have rows for `outputs`; most batches (leases, empty manifests) have none, and
         // then PostgreSQL need not parse the unit records a second time.
         let withOutputs = units.filter { $0.state == .done && !($0.manifest?.files.isEmpty ?? true) }
@@ -197,27 +229,35 @@ public struct PostgresLedgerStore: Sendable {
                     lease_worker = EXCLUDED.lease_worker, lease_deadline_ms = EXCLUDED.lease_deadline_ms,
                     last_error = EXCLUDED.last_error, pending_seq = EXCLUDED.pending_seq,
                     updated_at_ms = EXCLUDED.updated_at_ms, record = EXCLUDED.record
-            )
+            ), grant_rows AS (
+                INSERT INTO \(s).lease_grants (worker, granted_at_ms, deadline_ms, record)
+                SELECT r->>'worker', (r->>'grantedAt')::int8, (r->>'deadline')::int8, r FROM jsonb_array_elements($4::jsonb) AS r
+            )\(clearingLeaseJournal ? ", cleared AS (DELETE FROM \(s).lease_grants)" : "")
             INSERT INTO \(s).outputs (unit_id, lease_token, path, table_name, rows, bytes, sha256)
             SELECT r->>'id', r->>'completedBy', f->>'path', f->>'table', (f->>'rows')::int8, (f->>'bytes')::int8, f->>'sha256'
             FROM jsonb_array_elements($3::jsonb) AS r, jsonb_array_elements(r->'manifest'->'files') AS f
             WHERE r->>'state' = 'done'
             ON CONFLICT (unit_id, path) DO NOTHING
-            """, [.text(runJSON), .text(unitJSON), .text(outputJSON)])
+            """, [.text(runJSON), .text(unitJSON), .text(outputJSON), .text(grantJSON)])
     }
 
-    /// Every persisted row as change records, runs first: `Ledger(config:restoring:)` rebuilds the machine.
+    /// Every persisted row as change records, runs first, lease grants last: `Ledger(config:restoring:)` rebuilds
+    /// the machine.
     public func load() async throws -> [LedgerChange] {
         let s = try await connection.quoteIdentifier(schema)
         let decoder = JSONDecoder()
         var changes: [LedgerChange] = []
-        for (table, isRun) in [("runs", true), ("units", false)] {
-            let result = try await connection.query("SELECT record::text FROM \(s).\(table) ORDER BY id")
+        for (table, order) in [("runs", "id"), ("units", "id"), ("lease_grants", "seq")] {
+            let result = try await connection.query("SELECT record::text FROM \(s).\(table) ORDER BY \(order)")
             for row in result.rows {
                 guard let text = row[0] else { continue }
                 do {
                     let data = Data(text.utf8)
-                    changes.append(isRun ? .run(try decoder.decode(RunRecord.self, from: data)) : .unit(try decoder.decode(UnitRecord.self, from: data)))
+                    switch table {
+                    case "runs": changes.append(.run(try decoder.decode(RunRecord.self, from: data)))
+                    case "units": changes.append(.unit(try decoder.decode(UnitRecord.self, from: data)))
+                    default: changes.append(.leases(try decoder.decode(LeaseGrantRecord.self, from: data)))
+                    }
                 } catch {
                     throw LedgerStoreError(code: .corruptRow, schema: schema, detail: "\(table) row \(text.prefix(120)): \(error)")
                 }

@@ -30,12 +30,15 @@ extension PGValue {
     func encoded(index: Int) throws(PGError) -> PGEncodedParameter {
         switch self {
         case .text(let string):
-            guard !string.utf8.contains(0) else {
+            let bytes = Array(string.utf8)
+            // memchr over the copy: the ledger's group commit sends megabytes of JSON, and `utf8.contains` went
+            // byte by byte through the string's view (16 % of the coordinator's CPU while a large run was created).
+            guard bytes.withUnsafeBufferPointer({ buffer in buffer.baseAddress.map { memchr($0, 0, buffer.count) == nil } ?? true }) else {
                 throw PGError(
                     code: .invalidArgument, operation: "encode parameter $\(index + 1)",
                     message: "text contains a NUL byte, which PostgreSQL text cannot hold")
             }
-            return PGEncodedParameter(bytes: Array(string.utf8), typeOID: Self.unknownOID, isBinary: false)
+            return PGEncodedParameter(bytes: bytes, typeOID: Self.unknownOID, isBinary: false)
         case .int(let value):
             return try textual(20, index) { $0.int8(value) }
         case .double(let value):

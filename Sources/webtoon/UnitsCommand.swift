@@ -46,7 +46,7 @@ struct UnitsListCommand: AsyncParsableCommand {
         let filter = ledger.run.map { [PGValue?.some(.text($0))] } ?? []
         if dead {
             let result = try await connection.query(
-                "SELECT id, run_id, platform, kind, attempts, coalesce(last_error, '') FROM \(s).units WHERE state = 'dead'"
+                "SELECT id, run_id, platform, kind, attempts, coalesce(last_error, '') FROM \(s).unit_states WHERE state = 'dead'"
                     + (ledger.run == nil ? "" : " AND run_id = $1") + " ORDER BY run_id, platform, kind, id", filter)
             for row in result.rows {
                 let fields = try (0..<6).map { try row.value($0, as: String.self) ?? "" }
@@ -55,7 +55,7 @@ struct UnitsListCommand: AsyncParsableCommand {
             print("\(result.rows.count) dead unit(s)")
         } else {
             let result = try await connection.query(
-                "SELECT run_id, platform, kind, state, count(*)::text FROM \(s).units"
+                "SELECT run_id, platform, kind, state, count(*)::text FROM \(s).unit_states"
                     + (ledger.run == nil ? "" : " WHERE run_id = $1") + " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4", filter)
             for row in result.rows {
                 print(try (0..<5).map { try row.value($0, as: String.self) ?? "" }.joined(separator: "\t"))

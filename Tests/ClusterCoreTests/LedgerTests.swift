@@ -296,10 +296,46 @@ import Testing
         let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
         _ = ledger.heartbeat(worker: worker("w1"), tokens: [token], now: clock.now.adding(millis: 5))
         let second = ledger.drainChanges()
-        #expect(second.count == 1)
+        #expect(second.count == 2, "the heartbeat's row, then the grant's journal entry")
         guard case .unit(let unit) = second[0] else { Issue.record("expected a unit row"); return }
         #expect(unit.state == .leased && unit.lease?.deadline == clock.now.adding(millis: 30_005))
+        guard case .leases(let grant) = second[1] else { Issue.record("expected a lease grant entry"); return }
+        #expect(grant.units == [token.unit] && grant.epochs == [token.epoch])
         #expect(!ledger.hasChanges)
+    }
+
+    @Test func aLeaseGrantIsOneJournalEntryAndReplaysToTheSameLeases() throws {
+        var clock = TestClock()
+        var ledger = Ledger(config: config)
+        _ = try makeRun(&ledger, clock: clock, roots: [seed("a"), seed("b"), seed("c"), seed("d", platform: "kakao")])
+        var log = ledger.drainChanges()
+        clock.advance(7)
+        let granted = ledger.lease(worker: worker("w1"), maxUnits: 3, platforms: ["naver", "kakao"], now: clock.now)
+        #expect(granted.count == 3)
+        let batch = ledger.drainChanges()
+        #expect(batch.count == 1, "no unit rows, one entry for the whole grant")
+        guard case .leases(let grant) = batch.first else { Issue.record("expected a lease grant entry"); return }
+        #expect(grant.worker == worker("w1") && grant.grantedAt == clock.now && grant.deadline == clock.now.adding(millis: config.leaseMillis))
+        #expect(grant.units == granted.map(\.id) && grant.epochs == granted.map { $0.lease!.token.epoch })
+        log += batch
+        let rebuilt = Ledger(config: config, restoring: log)
+        #expect(rebuilt.snapshot == ledger.snapshot)
+        #expect(rebuilt.leasedUnitIDs == Set(granted.map(\.id)) && rebuilt.leasedCount(worker: worker("w1")) == 3)
+
+        // The entry is superseded, not re-applied, once the unit's row moves on: done, then expired and leased again.
+        let first = try #require(granted.first?.lease?.token)
+        #expect(ledger.complete(worker: worker("w1"), token: first, manifest: .empty, children: [], stats: .zero, now: clock.now) == .accepted)
+        clock.advance(config.leaseMillis)
+        ledger.expireLeases(now: clock.now)
+        let again = ledger.lease(worker: worker("w2"), maxUnits: 5, platforms: ["naver", "kakao"], now: clock.now)
+        let reLeased = Set(granted.dropFirst().map(\.id))
+        #expect(Set(again.map(\.id)) == Set(ledger.units.keys).subtracting([first.unit]))
+        #expect(again.allSatisfy { $0.lease!.token.epoch == (reLeased.contains($0.id) ? 2 : 1) })
+        log += ledger.drainChanges()
+        let replayed = Ledger(config: config, restoring: log)
+        #expect(replayed.snapshot == ledger.snapshot)
+        #expect(replayed.units[first.unit]?.state == .done && replayed.units[first.unit]?.completedBy == first)
+        #expect(replayed.leasedCount(worker: worker("w1")) == 0 && replayed.leasedCount(worker: worker("w2")) == 3)
     }
 }
 

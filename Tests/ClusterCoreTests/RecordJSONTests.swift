@@ -42,4 +42,59 @@ import Testing
         #expect(try decoder.decode([UnitRecord].self, from: Data(RecordJSONWriter.array(units).utf8)) == units)
         #expect(try decoder.decode([UnitRecord].self, from: Data(RecordJSONWriter.array([]).utf8)) == [])
     }
+
+    @Test func leaseGrantEntriesDecodeToEqualRecords() throws {
+        var ledger = Ledger(config: LedgerConfig(leaseMillis: 1_000, maxAttempts: 2))
+        try ledger.createRun(spec(), roots: (0..<5).map { seed("k\($0)", platform: $0 % 2 == 0 ? "naver" : "kakao") }, now: TestClock().now)
+        _ = ledger.drainChanges()
+        _ = ledger.lease(worker: worker("w-1_a"), maxUnits: 3, platforms: ["naver", "kakao"], now: TestClock().now)
+        _ = ledger.lease(worker: worker("w2"), maxUnits: 3, platforms: ["naver"], now: TestClock().now.adding(millis: 1))
+        let grants = ledger.drainChanges().compactMap { change -> LeaseGrantRecord? in if case .leases(let grant) = change { grant } else { nil } }
+        #expect(grants.count == 2 && grants.map(\.units.count).reduce(0, +) == 5)
+        let empty = LeaseGrantRecord(worker: worker("w3"), grantedAt: Timestamp(millis: -5), deadline: Timestamp(millis: 0), units: [], epochs: [])
+        #expect(try JSONDecoder().decode([LeaseGrantRecord].self, from: Data(RecordJSONWriter.grantArray(grants + [empty]).utf8)) == grants + [empty])
+    }
+
+    @Test func base64MatchesFoundation() {
+        var random = SystemRandomNumberGenerator()
+        for length in Array(0..<12) + [255, 1_000] {
+            let data = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            var writer = RecordJSONWriter()
+            writer.base64(data)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == "\"" + Data(data).base64EncodedString() + "\"", "length \(length)")
+        }
+    }
+
+    /// The hand-written `leaseGrant` body decodes, through the codec, to the envelope that was encoded: every
+    /// optional present and absent, rates that print with exponents, strings that need escaping.
+    @Test func handWrittenLeaseGrantsRoundTrip() throws {
+        let codec = try WireCodec(secret: Array(repeating: 7, count: 32))
+        let tricky = "quote \" backslash \\ slash / newline \n bell \u{7} 웹툰 😀"
+        let run = spec().defaultID
+        let units = try [seed(tricky, payload: [0, 1, 2, 255, 254]), seed("b", kind: "list", platform: "kakao"), seed("c", payload: Array(repeating: 9, count: 301))]
+            .enumerated().map { index, seed in
+                let id = seed.unitID(in: run)
+                return GrantedUnit(token: try #require(LeaseToken(rawValue: "\(id.rawValue)-\(index + 1)")), run: run, unit: id, seed: seed, attempt: index + 1, deadline: Timestamp(millis: 1_764_000_000_000 + Int64(index)))
+            }
+        let grants = [
+            LeaseGrant(units: units, allowances: [
+                PlatformAllowance(platform: "naver", requestsPerSecond: 0.1, pausedUntil: nil),
+                PlatformAllowance(platform: "kakao", requestsPerSecond: 1e-5, pausedUntil: Timestamp(millis: 1_764_000_000_123)),
+                PlatformAllowance(platform: "x", requestsPerSecond: 1e20, pausedUntil: nil),
+                PlatformAllowance(platform: "y", requestsPerSecond: 12, pausedUntil: nil),
+            ], retryAfterMillis: nil),
+            LeaseGrant(units: [], allowances: [], retryAfterMillis: 250),
+        ]
+        var random = SystemRandomNumberGenerator()
+        for grant in grants {
+            for replyTo in [MessageID.random(using: &random), nil] {
+                let envelope = Envelope(id: MessageID.random(using: &random), sender: worker("coordinator"), sentAt: Timestamp(millis: 42), replyTo: replyTo, message: .leaseGrant(grant))
+                #expect(try codec.decode(try codec.encode(envelope)) == envelope)
+            }
+        }
+        // A rate with no JSON form still fails as before (the generic encoder's error), rather than writing bad JSON.
+        let infinite = Envelope(id: MessageID.random(using: &random), sender: worker("coordinator"), sentAt: Timestamp(millis: 1), message: .leaseGrant(
+            LeaseGrant(units: [], allowances: [PlatformAllowance(platform: "naver", requestsPerSecond: .infinity, pausedUntil: nil)], retryAfterMillis: nil)))
+        #expect(throws: ProtocolError.self) { try codec.encode(infinite) }
+    }
 }

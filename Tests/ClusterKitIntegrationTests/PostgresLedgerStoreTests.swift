@@ -45,7 +45,7 @@ import Testing
             #expect(try await store.schemaVersion() == PostgresLedgerStore.migrations.last?.version)
             let tables = try await store.connection.query(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", [.text(store.schema)])
-            #expect(tables.rows.map { $0[0] } == ["outputs", "runs", "schema_migrations", "units"])
+            #expect(tables.rows.map { $0[0] } == ["lease_grants", "outputs", "runs", "schema_migrations", "unit_states", "units"])
         }
     }
 
@@ -60,8 +60,10 @@ import Testing
     }
 
     /// A random workload persisted batch by batch (group commit). At random points the coordinator "crashes": the
-    /// ledger is rebuilt from PostgreSQL alone, must equal the in-memory one, and the run continues on the rebuilt
-    /// ledger. Stale completions write files named `stale-*`, which must never reach `outputs`.
+    /// ledger is rebuilt from PostgreSQL alone (rows plus the lease journal), must equal the in-memory one, and the
+    /// run continues on the rebuilt ledger; every other restart resumes like the coordinator does (every leased
+    /// row rewritten, the journal cleared in the same commit), which must lose nothing either. Stale completions
+    /// write files named `stale-*`, which must never reach `outputs`.
     @Test(arguments: [1, 2, 3])
     func crashAnywhereAndRebuildFromPostgres(seedValue: Int) async throws {
         try await Self.withStore { store in
@@ -77,6 +79,7 @@ import Testing
             let workers = ["w1", "w2"].map { WorkerID(rawValue: $0)! }
             var issued: [(LeaseToken, WorkerID)] = []
             var restarts = 0
+            var journalClears = 0
             for step in 0..<250 {
                 let actor = workers[Int(random.next() % 2)]
                 switch random.next() % 10 {
@@ -103,13 +106,29 @@ import Testing
                 }
                 try await store.persist(ledger.drainChanges())
                 if random.next() % 25 == 0 {
-                    let rebuilt = try await store.loadLedger(config: config)
+                    var rebuilt = try await store.loadLedger(config: config)
                     #expect(rebuilt.snapshot == ledger.snapshot, "step \(step): rebuilt from PostgreSQL equals the original")
+                    // Operators' view applies the journal as the rebuild does.
+                    let view = try await store.connection.query("SELECT state, count(*), sum(attempts) FROM \(store.schema).unit_states GROUP BY state ORDER BY state")
+                    let memory = Dictionary(grouping: ledger.units.values, by: \.state).map { state, units in
+                        "\(state.rawValue)=\(units.count)/\(units.reduce(0) { $0 + $1.attempts })"
+                    }.sorted()
+                    #expect(try view.rows.map { "\($0[0]!)=\($0[1]!)/\(try $0.value(2, as: Int.self) ?? 0)" } == memory, "step \(step): unit_states")
+                    if restarts % 2 == 1 {
+                        rebuilt.extendOutstandingLeases(to: clock.now.adding(millis: config.leaseMillis), now: clock.now)
+                        try await store.persist(rebuilt.drainChanges(), clearingLeaseJournal: true)
+                        let journal = try await store.connection.query("SELECT count(*) FROM \(store.schema).lease_grants")
+                        #expect(try journal.rows.first?.value(0, as: Int.self) == 0, "step \(step): journal cleared")
+                        let reloaded = try await store.loadLedger(config: config)
+                        #expect(reloaded.snapshot == rebuilt.snapshot, "step \(step): nothing lost with the journal cleared")
+                        #expect(reloaded.leasedUnitIDs == ledger.leasedUnitIDs, "step \(step): every lease survives the clearing")
+                        journalClears += 1
+                    }
                     ledger = rebuilt
                     restarts += 1
                 }
             }
-            #expect(restarts > 3)
+            #expect(restarts > 3 && journalClears > 1)
             // Finish the run on the last rebuilt ledger, then compare once more.
             for _ in 0..<100 where ledger.runs[run]?.state == .active {
                 clock.advance(10_000)

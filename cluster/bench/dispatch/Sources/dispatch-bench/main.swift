@@ -51,7 +51,17 @@ if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "coordinator" {
     let settings = CoordinatorSettings(listenURL: "tcp://127.0.0.1:\(port)", secret: secret, core: core, contexts: 16)
     let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "coordinator"))
     let (listening, listened) = AsyncStream.makeStream(of: String.self)
-    let serving = Task { try await service.run(onListening: { listened.yield($0) }) }
+    // A failed start (the port taken, e.g. by another process's outgoing connection in the ephemeral range)
+    // must end the child, or the driver would wait for READY forever.
+    let serving = Task {
+        do {
+            try await service.run(onListening: { listened.yield($0) })
+        } catch {
+            print("FAILED \(error)")
+            fflush(nil)
+            exit(1)
+        }
+    }
     guard let address = await listening.first(where: { _ in true }) else { fatalError("coordinator did not listen") }
     try await service.createRun(spec, roots: seeds(units))
     print("READY \(address)")
@@ -204,34 +214,46 @@ struct Measurement {
     let driverCPU: Double
     let postgresCPU: Double
     let peakRSS: Double
+    /// Resident set when every unit is done: the ledger's records without the transient peak of creating the run.
+    let endRSS: Double
 }
 
 let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
 @MainActor func measure(mode: String, clients: Int) async throws -> Measurement {
     let schema = "dispatch_bench_\(getpid())"
-    let port = nextPort
-    nextPort += 1
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: executable)
-    child.arguments = ["coordinator", schema, "\(unitCount)", "\(port)"]
-    let input = Pipe()
-    let output = Pipe()
-    child.standardInput = input
-    child.standardOutput = output
-    try child.run()
-    let ready = await offPool { () -> String in
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
+    var child = Process()
+    var input = Pipe()
+    var ready = ""
+    // A port can be taken by then; the next one is tried (three times at most).
+    for attempt in 1...3 {
+        let port = nextPort
+        nextPort += 1
+        child = Process()
+        child.executableURL = URL(fileURLWithPath: executable)
+        child.arguments = ["coordinator", schema, "\(unitCount)", "\(port)"]
+        input = Pipe()
+        let output = Pipe()
+        child.standardInput = input
+        child.standardOutput = output
+        try child.run()
+        ready = await offPool { () -> String in
+            var text = ""
+            while !text.contains("\n") {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
         }
-        return text
+        if ready.hasPrefix("READY ") { break }
+        print("coordinator on port \(port) did not start (attempt \(attempt)): \(ready.prefix(200))")
     }
     guard ready.hasPrefix("READY ") else { throw BenchError(description: "coordinator did not start: \(ready)") }
+    let coordinator = child
+    let coordinatorInput = input
     let address = String(ready.dropFirst("READY ".count).prefix { $0 != "\n" })
-    let pid = child.processIdentifier
+    let pid = coordinator.processIdentifier
 
     let done = Counter()
     let cpu0 = cpuSeconds(pid: pid)
@@ -257,9 +279,9 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     let measurement = Measurement(
         seconds: seconds, coordinatorCPU: cpuSeconds(pid: pid) - cpu0, driverCPU: cpuSeconds(pid: getpid()) - self0,
         postgresCPU: postgres.map { cpuSeconds(pid: $0) }.reduce(0, +) - postgres0,
-        peakRSS: statusField(pid: pid, "VmHWM"))
-    try input.fileHandleForWriting.close()
-    await offPool { child.waitUntilExit() }
+        peakRSS: statusField(pid: pid, "VmHWM"), endRSS: statusField(pid: pid, "VmRSS"))
+    try coordinatorInput.fileHandleForWriting.close()
+    await offPool { coordinator.waitUntilExit() }
 
     // Every unit is done in the store, not only in the coordinator's memory.
     let connection = try await PGConnection.connect(databaseURL)
@@ -271,7 +293,7 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
 }
 
 print("dispatch-bench: UNITS=\(unitCount) RUNS=\(runs) CLIENTS=\(clientCounts) BATCH=\(batch) MODES=\(modes)")
-print("mode\tclients\tunits/s (median)\tper-run units/s\tcoordinator CPU s/run (median)\tcoordinator CPU µs/unit\tclients CPU µs/unit\tPostgreSQL CPU µs/unit\tcoordinator peak RSS MiB")
+print("mode\tclients\tunits/s (median)\tper-run units/s\tcoordinator CPU s/run (median)\tcoordinator CPU µs/unit\tclients CPU µs/unit\tPostgreSQL CPU µs/unit\tcoordinator peak RSS MiB\tcoordinator RSS at end MiB")
 for mode in modes {
     for clients in clientCounts {
         var results: [Measurement] = []
@@ -279,9 +301,10 @@ for mode in modes {
         let rates = results.map { Double(unitCount) / $0.seconds }
         let cpu = median(results.map(\.coordinatorCPU))
         print(String(
-            format: "%@\t%d\t%.0f\t%@\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f", mode, clients, median(rates),
+            format: "%@\t%d\t%.0f\t%@\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f", mode, clients, median(rates),
             rates.map { String(format: "%.0f", $0) }.joined(separator: " / "), cpu, cpu / Double(unitCount) * 1e6,
-            median(results.map(\.driverCPU)) / Double(unitCount) * 1e6, median(results.map(\.postgresCPU)) / Double(unitCount) * 1e6, results.map(\.peakRSS).max() ?? 0))
+            median(results.map(\.driverCPU)) / Double(unitCount) * 1e6, median(results.map(\.postgresCPU)) / Double(unitCount) * 1e6, results.map(\.peakRSS).max() ?? 0,
+            median(results.map(\.endRSS))))
         fflush(nil)
     }
 }
