@@ -116,6 +116,7 @@ public final class CoordinatorService: Sendable {
     }
 
     private func commitLoop(_ state: CoordinatorState) async throws {
+        var grantsSinceCompaction = 0
         for await _ in state.wakeups {
             while let (changes, seq) = await state.takeBatch() {
                 do {
@@ -126,9 +127,24 @@ public final class CoordinatorService: Sendable {
                     throw error
                 }
                 await state.committed(seq)
+                for change in changes { if case .leases = change { grantsSinceCompaction += 1 } }
+            }
+            // Between bursts, not inside one: superseded lease journal entries go, so the journal (and a restart's
+            // read of it) stays about as large as the leases in flight. A failure here loses nothing; retry later.
+            if grantsSinceCompaction >= Self.compactionGrants {
+                grantsSinceCompaction = 0
+                do {
+                    let deleted = try await store.compactLeaseJournal()
+                    logger.debug("lease journal compacted", metadata: ["deleted": "\(deleted)"])
+                } catch {
+                    logger.warning("lease journal compaction failed; it is retried later", metadata: ["error": "\(error)"])
+                }
             }
         }
     }
+
+    /// Lease grants committed between two journal compactions.
+    static let compactionGrants = 2_048
 
     private func tickLoop(_ state: CoordinatorState) async throws {
         var lastSample = Timestamp(millis: 0)

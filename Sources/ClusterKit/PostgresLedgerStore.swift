@@ -241,6 +241,23 @@ public struct PostgresLedgerStore: Sendable {
             """, [.text(runJSON), .text(unitJSON), .text(outputJSON), .text(grantJSON)])
     }
 
+    /// Deletes lease journal entries (the oldest `limit` at most) whose every unit was rewritten since the grant (its
+    /// row's lease epoch has reached the entry's): a restart ignores them, so nothing changes for recovery, and the
+    /// journal stays about as large as the leases in flight instead of one row per grant of the whole run. Rows only
+    /// move forward, so this is safe beside concurrent commits. Returns the entries deleted.
+    public func compactLeaseJournal(limit: Int = 20_000) async throws -> Int {
+        let s = "\"\(schema)\""
+        return try await connection.execute(
+            """
+            DELETE FROM \(s).lease_grants g
+            WHERE g.seq IN (SELECT seq FROM \(s).lease_grants ORDER BY seq LIMIT $1)
+              AND NOT EXISTS (
+                SELECT 1 FROM jsonb_array_elements_text(g.record->'units') WITH ORDINALITY AS e(id, n)
+                LEFT JOIN \(s).units u ON u.id = e.id
+                WHERE u.id IS NULL OR u.lease_epoch < ((g.record->'epochs')->>((e.n - 1)::int))::int8)
+            """, [.int(Int64(limit))])
+    }
+
     /// Every persisted row as change records, runs first, lease grants last: `Ledger(config:restoring:)` rebuilds
     /// the machine.
     public func load() async throws -> [LedgerChange] {
