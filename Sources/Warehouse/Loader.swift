@@ -321,9 +321,6 @@ public struct WarehouseLoader: Sendable {
                 Row.table, "\(table) has no primary key")
             try await connection.execute(
                 "ALTER TABLE \(leaf) ADD CONSTRAINT \(quoteIdentifier(leafName + "_pkey")) \(key)")
-            // Statistics before the leaf becomes visible: the site's first queries on a fresh day are planned from
-            // them, not from autovacuum's later pass (a sample of at most 30,000 rows, so cheap for any slice).
-            try await connection.execute("ANALYZE \(leaf)")
             let previous = try await connection.query(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                     + "WHERE i.inhparent = $1::regclass AND left(c.relname::text, $2::integer) = $3 ORDER BY 1",

@@ -156,6 +156,8 @@ public struct ModelBuilder: Sendable {
         let next = WarehouseSchemas(
             warehouse: schemas.warehouse, site: schemas.site + "_next", dashboard: schemas.dashboard + "_next")
         let building = SQLTemplate(next)
+        // Outside the build's transaction: the statistics stay even when a data test fails the build.
+        try await analyzeNewSlices(on: connection)
         let report = try await connection.withTransaction { connection -> ModelBuildReport in
             try await connection.execute("SELECT pg_advisory_xact_lock($1)", [.int(lockKey)])
             for schema in [next.site, next.dashboard] {
@@ -177,6 +179,8 @@ public struct ModelBuilder: Sendable {
             var rows: [String: Int] = [:]
             for model in models {
                 let table = building.render(model.qualifiedTemplate)
+                // The site queries these at once: plan them from statistics, not from defaults.
+                try await connection.execute("ANALYZE \(table)")
                 rows[model.name] =
                     try await connection.query("SELECT count(*) FROM \(table)").rows.first?
                     .value(0, as: Int.self) ?? 0
@@ -194,6 +198,25 @@ public struct ModelBuilder: Sendable {
                 "site": "\(schemas.site)", "dashboard": "\(schemas.dashboard)", "tests": "\(report.tests.count)",
             ])
         return report
+    }
+
+    /// Slices loaded since the last build have no column statistics (a load leaves them to this step, which
+    /// follows every load, rather than spend 15–20% of its own time on them): the models are planned from them.
+    /// Only leaves without any are sampled, so the cost follows the new slices, not the warehouse's size.
+    public func analyzeNewSlices(on connection: PGConnection) async throws {
+        let leaves = try await connection.query(
+            """
+            SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relispartition AND c.reltuples <> 0
+              AND NOT EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
+            ORDER BY 1
+            """, [.text(schemas.warehouse)])
+        for row in leaves.rows {
+            guard let leaf = row[0] else { continue }
+            try await connection.execute("ANALYZE \(leaf)")
+        }
+        if !leaves.rows.isEmpty { logger.info("analyzed new warehouse slices", metadata: ["slices": "\(leaves.rows.count)"]) }
     }
 
     /// Runs the data tests against the live schemas (after a build, or on demand).
