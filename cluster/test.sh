@@ -70,9 +70,10 @@ if [ $# -eq 0 ]; then
             grep -E '\] (crawl|reduce) ok' .build/netns-check.log || true
         else
             tail -n 30 .build/netns-check.log
-            bash cluster/netns-topology.sh --down > /dev/null 2>&1 || true
             failed=$((failed + 1)); failed_targets+=(netns)
         fi
+        # The namespaces and links go either way (the check stops only its processes).
+        bash cluster/netns-topology.sh --down > /dev/null 2>&1 || true
     else
         echo "test: netns topology skipped: it needs root and iproute2"
     fi
