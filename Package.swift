@@ -176,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReducerCoreTests",
-            dependencies: ["ReducerCore", "ParquetKit", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ReducerCore", "ParquetKit", "ProcessTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "WarehouseIntegrationTests", dependencies: ["Warehouse", "PQKit", "ReducerCore", "ParquetKit"]

@@ -9,30 +9,36 @@ import Foundation
 public func runOffPool(_ executable: String, _ arguments: [String]) async -> (Int32, String, String) {
     await withCheckedContinuation { continuation in
         let thread = Thread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(returning: (-1, "", "cannot start \(executable): \(error)"))
-                return
-            }
-            // stderr is drained on its own thread so a chatty child cannot block on a full pipe.
-            let stderrBox = DataBox()
-            let reader = Thread { stderrBox.set(errors.fileHandleForReading.readDataToEndOfFile()) }
-            reader.start()
-            let stdout = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            stderrBox.finished.wait()
-            continuation.resume(returning: (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderrBox.data, as: UTF8.self)))
+            let (status, stdout, stderr) = runCapturing(executable, arguments)
+            continuation.resume(returning: (status, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)))
         }
         thread.start()
     }
+}
+
+/// Runs a process to its end (blocking: call it from a synchronous test or a dedicated thread) and returns its exit
+/// status, standard output and standard error; -1 when it cannot start. stderr is drained on its own thread, so a
+/// chatty child cannot block on a full pipe while stdout is read.
+public func runCapturing(_ executable: String, _ arguments: [String]) -> (status: Int32, stdout: Data, stderr: Data) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    do {
+        try process.run()
+    } catch {
+        return (-1, Data(), Data("cannot start \(executable): \(error)".utf8))
+    }
+    let stderrBox = DataBox()
+    let reader = Thread { stderrBox.set(errors.fileHandleForReading.readDataToEndOfFile()) }
+    reader.start()
+    let stdout = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    stderrBox.finished.wait()
+    return (process.terminationStatus, stdout, stderrBox.data)
 }
 
 /// Bytes handed from a pipe-reader thread; `finished` is signalled once they are set.

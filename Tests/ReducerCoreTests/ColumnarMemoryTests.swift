@@ -1,5 +1,6 @@
 import Foundation
 import ParquetKit
+import ProcessTestSupport
 import ReducerCore
 import Testing
 
@@ -17,19 +18,9 @@ import Testing
 
     /// Runs a program and returns its standard output; fails the test with its standard error.
     func run(_ executable: String, _ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(executable) failed: \(message)")
-        return data
+        let (status, output, errors) = runCapturing(executable, arguments)
+        try #require(status == 0, "\(executable) failed: \(String(decoding: errors, as: UTF8.self))")
+        return output
     }
 
     /// `generate_episodes.py` (the benchmark's generator): every key `copies` times, random fetch times.
@@ -78,9 +69,12 @@ import Testing
         let decodedGroup = try reader.storedBytes(ofRowGroup: 0).uncompressed
         #expect(decodedGroup > budget, "a row group must not fit the budget by itself")
         let growth = (try #require(large["vmHWMKiB"]) - (try #require(small["vmHWMKiB"]))) * 1024
-        // Allowed: the budget plus 4 MiB — malloc's free lists and arenas between two trims (the freed slices and
-        // chunks it keeps for reuse) and the Dispatch threads' stacks; everything the reducer holds is in the budget.
-        #expect(growth < Double(budget + (4 << 20)), "peak RSS grew by \(Int(growth) >> 10) KiB, budget \(budget >> 10) KiB")
+        // Allowed: the budget plus 8 MiB — malloc's free lists and per-thread arenas between two trims (the freed
+        // slices and chunks it keeps for reuse) and the Dispatch threads' stacks; everything the reducer holds is in
+        // the budget. The debug build measured 26.2–30.4 MB of growth over nine runs (budget + 2.2–6.4 MiB: which
+        // threads allocate varies), so budget + 4 MiB failed about one run in five. What this must catch stays far
+        // above: a doubled sort limit grew 47.5 MB, whole row-group reads 119 MB.
+        #expect(growth < Double(budget + (8 << 20)), "peak RSS grew by \(Int(growth) >> 10) KiB, budget \(budget >> 10) KiB")
         #expect(contents(of: folder + "/spill").isEmpty)
     }
 

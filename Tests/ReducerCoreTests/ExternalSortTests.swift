@@ -1,5 +1,6 @@
 import Foundation
 import ReducerCore
+import ProcessTestSupport
 import Testing
 
 @Suite struct ExternalSortTests {
@@ -171,21 +172,10 @@ import Testing
         defer { removeTemporaryFolder(folder) }
         let budget = 8 << 20
         func run(unique: Int, copies: Int) throws -> [String: Double] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = [
-                "--unique", "\(unique)", "--copies", "\(copies)", "--budget", "\(budget)", "--padding", "300",
-                "--spill", folder,
-            ]
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            try #require(process.terminationStatus == 0, "reducer-memcheck failed: \(message)")
+            let (status, data, errors) = runCapturing(
+                executable,
+                ["--unique", "\(unique)", "--copies", "\(copies)", "--budget", "\(budget)", "--padding", "300", "--spill", folder])
+            try #require(status == 0, "reducer-memcheck failed: \(String(decoding: errors, as: UTF8.self))")
             let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
             return try #require(object?.compactMapValues { ($0 as? NSNumber)?.doubleValue })
         }

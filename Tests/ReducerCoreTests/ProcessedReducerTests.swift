@@ -1,6 +1,7 @@
 import Foundation
 import ParquetKit
 @testable import ReducerCore
+import ProcessTestSupport
 import Testing
 
 @Suite struct ProcessedReducerTests {
@@ -47,18 +48,8 @@ import Testing
             print(json.dumps({"rows": len(rows), "keys": len(keys), "likes": likes, "nullLikes": nulls,
                               "columns": sorted(t.column_names)}))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python())
-        process.arguments = ["-c", script, root + "/episodes"]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "pyarrow failed: \(message)")
+        let (status, data, errors) = runCapturing(try python(), ["-c", script, root + "/episodes"])
+        try #require(status == 0, "pyarrow failed: \(String(decoding: errors, as: UTF8.self))")
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
