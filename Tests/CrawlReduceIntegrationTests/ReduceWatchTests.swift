@@ -32,20 +32,11 @@ import Glibc
                 return Set((rows ?? []).compactMap { try? $0.value(0, as: String.self) })
             }
             func watcher(_ name: String, retrySeconds: String) throws -> Process {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: try webtoonExecutable())
-                process.arguments = [
-                    "reduce", "--watch", "--data-root", root, "--schema", ledger, "--warehouse-suffix", tag,
-                    "--poll-seconds", "0.2", "--retry-seconds", retrySeconds, "--memory-budget", "16MiB",
-                ]
-                process.environment = ProcessInfo.processInfo.environment.merging(["DATABASE_URL": try databaseURL()]) { _, new in new }
-                let logPath = "\(root)/\(name).log"
-                guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw TestFailure("cannot create \(logPath)") }
-                let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-                process.standardOutput = log
-                process.standardError = log
-                try process.run()
-                return process
+                try startWebtoon(
+                    ["reduce", "--watch", "--data-root", root, "--schema", ledger, "--warehouse-suffix", tag,
+                     "--poll-seconds", "0.2", "--retry-seconds", retrySeconds, "--memory-budget", "16MiB"],
+                    logs: root, name: name
+                ).0
             }
             func stop(_ process: Process) async throws -> Int32 {
                 kill(process.processIdentifier, SIGTERM)

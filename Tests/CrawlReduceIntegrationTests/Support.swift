@@ -39,6 +39,20 @@ func webtoonExecutable() throws -> String {
 
 /// Runs `webtoon ARGUMENTS` to its end (polling, no blocked thread); returns the exit status and the output.
 func runWebtoon(_ arguments: [String], logs: String, name: String, timeout: Duration = .seconds(120)) async throws -> (Int32, String) {
+    let (process, log, logPath) = try startWebtoon(arguments, logs: logs, name: name)
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        throw TestFailure("webtoon \(arguments.first ?? "") did not finish within \(timeout)")
+    }
+    try log.close()
+    return (process.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+}
+
+/// Starts the built `webtoon` with `DATABASE_URL` set, its stdout and stderr in `<logs>/<name>.log`.
+func startWebtoon(_ arguments: [String], logs: String, name: String) throws -> (Process, FileHandle, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try webtoonExecutable())
     process.arguments = arguments
@@ -50,15 +64,7 @@ func runWebtoon(_ arguments: [String], logs: String, name: String, timeout: Dura
     process.standardError = log
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-    if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        throw TestFailure("webtoon \(arguments.first ?? "") did not finish within \(timeout)")
-    }
-    try log.close()
-    return (process.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    return (process, log, logPath)
 }
 
 /// A ledger schema and warehouse/site/dashboard schemas of one test, all dropped afterwards even when it throws.
