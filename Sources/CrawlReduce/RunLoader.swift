@@ -98,19 +98,6 @@ public struct RunLoader: Sendable {
         return RunLoadSummary(results: results)
     }
 
-    /// Runs whose whole pipeline (reduce, load, models, data tests) completed, as `recordCompleted` noted them.
-    nonisolated(nonsending) public func completedRuns(on connection: PGConnection) async throws -> Set<String> {
-        try await CompletedRuns(schemas: schemas, logger: logger).all(on: connection)
-    }
-
-    /// Notes that `runID`'s pipeline completed (after its data tests passed); a repeat updates the figures.
-    nonisolated(nonsending) public func recordCompleted(
-        runID: String, inputFiles: Int, loadedRows: Int, on connection: PGConnection
-    ) async throws {
-        try await CompletedRuns(schemas: schemas, logger: logger).record(
-            runID: runID, inputFiles: inputFiles, loadedRows: loadedRows, on: connection)
-    }
-
     /// Builds every model; a failing data test is `WarehouseError.dataTestFailures` with the offending rows.
     nonisolated(nonsending) public func buildModels(on connection: PGConnection) async throws -> ModelBuildReport {
         try await ModelBuilder(schemas: schemas, logger: logger).build(on: connection)

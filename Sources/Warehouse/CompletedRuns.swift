@@ -12,9 +12,11 @@ public struct CompletedRuns: Sendable {
         self.logger = logger
     }
 
-    /// Every completed run id (migrates first: the table comes with migration 3).
+    /// Every completed run id; none before migration 3 created the table (no run was noted then). Read on every
+    /// look of a following reducer, so it does not migrate: `record` does, after a load that migrated anyway.
     nonisolated(nonsending) public func all(on connection: PGConnection) async throws -> Set<String> {
-        _ = try await Migrator(schemas: schemas, logger: logger).migrate(on: connection)
+        let exists = try await connection.query("SELECT to_regclass($1) IS NOT NULL", [.text(table)])
+        guard try exists.rows.first?.value(0, as: Bool.self) == true else { return [] }
         let result = try await connection.query("SELECT run_id FROM \(table)")
         return Set(try result.rows.compactMap { try $0.value(0, as: String.self) })
     }

@@ -59,14 +59,16 @@ struct WarehouseOptions: ParsableArguments {
 
 /// The reduce → load → models pipeline shared by `reduce`, `load` and `run`.
 enum ReducePipeline {
+    /// `outputs`: the run's accepted outputs when the caller has them already (read from the ledger otherwise).
     static func reduce(
-        run: String, dataRoot: String, memoryBudget: String, options: WarehouseOptions, logger: Logger
+        run: String, outputs known: [AcceptedOutput]? = nil, dataRoot: String, memoryBudget: String,
+        options: WarehouseOptions, logger: Logger
     ) async throws -> RunReduceSummary {
         guard let budget = RunReducer.parseBytes(memoryBudget), budget >= 1 << 20 else {
             throw ValidationError("--memory-budget \"\(memoryBudget)\" must be a size of at least 1MiB, e.g. 1GiB")
         }
         let root = try DataRoot(url: dataRoot.hasPrefix("file://") ? dataRoot : "file://" + absolute(dataRoot))
-        let outputs = try await options.acceptedOutputs(run: run, logger: logger)
+        let outputs = if let known { known } else { try await options.acceptedOutputs(run: run, logger: logger) }
         let summary = try await RunReducer(dataRoot: root, memoryBudget: budget, logger: logger)
             .reduceOnDedicatedThread(outputs: outputs, runID: run)
         for table in summary.tables {
@@ -75,9 +77,13 @@ enum ReducePipeline {
         return summary
     }
 
-    static func load(run: String, dataRoot: String, options: WarehouseOptions, logger: Logger) async throws -> RunLoadSummary {
+    /// `outputs` as for `reduce`.
+    static func load(
+        run: String, outputs known: [AcceptedOutput]? = nil, dataRoot: String, options: WarehouseOptions, logger: Logger
+    ) async throws -> RunLoadSummary {
         let root = try DataRoot(url: dataRoot.hasPrefix("file://") ? dataRoot : "file://" + absolute(dataRoot))
-        let slices = try RunReducer.slices(of: try await options.acceptedOutputs(run: run, logger: logger))
+        let outputs = if let known { known } else { try await options.acceptedOutputs(run: run, logger: logger) }
+        let slices = try RunReducer.slices(of: outputs)
         let connection = try await options.connect()
         do {
             // A progress line on stderr: rewritten in place on a terminal, one line every 5 s otherwise.
@@ -114,22 +120,30 @@ enum ReducePipeline {
             + "\(Int(p.rowsPerSecond)) rows/s, ETA \(eta)"
     }
 
-    /// The whole pipeline of one finished run, noted as completed once its data tests passed.
+    /// The whole pipeline of one finished run (`webtoon run` and `reduce --watch`), noted as completed once its data
+    /// tests passed, so a following reducer leaves it alone. The accepted outputs are read from the ledger once.
+    /// `finished` is told each phase's name as it ends (reduce, load, models).
     static func complete(
-        run: String, dataRoot: String, memoryBudget: String, options: WarehouseOptions, logger: Logger
+        run: String, dataRoot: String, memoryBudget: String, options: WarehouseOptions, logger: Logger,
+        finished: (String) -> Void = { _ in }
     ) async throws {
-        let reduced = try await reduce(run: run, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
-        let loaded = try await load(run: run, dataRoot: dataRoot, options: options, logger: logger)
+        let outputs = try await options.acceptedOutputs(run: run, logger: logger)
+        let reduced = try await reduce(
+            run: run, outputs: outputs, dataRoot: dataRoot, memoryBudget: memoryBudget, options: options, logger: logger)
+        finished("reduce")
+        let loaded = try await load(run: run, outputs: outputs, dataRoot: dataRoot, options: options, logger: logger)
+        finished("load")
         try await buildModels(options: options, logger: logger)
         try await recordCompleted(run: run, reduced: reduced, loaded: loaded, options: options, logger: logger)
+        finished("models")
     }
 
-    static func recordCompleted(
+    private static func recordCompleted(
         run: String, reduced: RunReduceSummary, loaded: RunLoadSummary, options: WarehouseOptions, logger: Logger
     ) async throws {
         let connection = try await options.connect()
         do {
-            try await RunLoader(schemas: options.schemas, logger: logger).recordCompleted(
+            try await CompletedRuns(schemas: options.schemas, logger: logger).record(
                 runID: run, inputFiles: reduced.inputFiles, loadedRows: loaded.rowsPerTable.values.reduce(0, +),
                 on: connection)
             await connection.close()
@@ -268,7 +282,7 @@ struct ReduceFollower: Service {
         do {
             let finished = try await PostgresLedgerStore(connection: connection, schema: options.schema, logger: logger)
                 .finishedRuns().map { FinishedRun(id: $0.run.rawValue, deadUnits: $0.deadUnits) }
-            let completed = try await RunLoader(schemas: options.schemas, logger: logger).completedRuns(on: connection)
+            let completed = try await CompletedRuns(schemas: options.schemas, logger: logger).all(on: connection)
             await connection.close()
             return (finished, completed)
         } catch {

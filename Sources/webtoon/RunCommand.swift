@@ -239,16 +239,9 @@ struct RunCommand: AsyncParsableCommand {
             timing.append("\(name) \(Self.fixed(Self.seconds(now - phase), 2)) s")
             phase = now
         }
-        let reduced = try await ReducePipeline.reduce(
-            run: status.id.rawValue, dataRoot: rootPath, memoryBudget: memoryBudget, options: options, logger: logger)
-        lap("reduce")
-        let loaded = try await ReducePipeline.load(run: status.id.rawValue, dataRoot: rootPath, options: options, logger: logger)
-        lap("load")
-        try await ReducePipeline.buildModels(options: options, logger: logger)
-        // A following reducer (`webtoon reduce --watch`) on the same database then leaves this run alone.
-        try await ReducePipeline.recordCompleted(
-            run: status.id.rawValue, reduced: reduced, loaded: loaded, options: options, logger: logger)
-        lap("models")
+        try await ReducePipeline.complete(
+            run: status.id.rawValue, dataRoot: rootPath, memoryBudget: memoryBudget, options: options, logger: logger,
+            finished: lap)
         print(timing.joined(separator: ", ") + ", total \(Self.fixed(Self.seconds(ContinuousClock.now - started), 2)) s")
     }
 
