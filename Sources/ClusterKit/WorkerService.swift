@@ -223,18 +223,9 @@ public final class WorkerService: Sendable {
     /// coordinator that is gone must not keep a drained worker from leaving: it is retried for `limit` at most.
     /// Returns whether the coordinator answered.
     private func goodbye(_ socket: NNGSocket, releasing: [LeaseToken], within limit: Duration) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                _ = try await self.call(socket, .goodbye(Goodbye(releasing: releasing)))
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return false
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? false
-        }
+        try await Self.first(
+            { _ = try await self.call(socket, .goodbye(Goodbye(releasing: releasing))) },
+            unless: { try await Task.sleep(for: limit) }) != nil
     }
 
     /// Says hello, unless a drain comes first: a worker that dialed before the coordinator listened may still be
@@ -249,11 +240,20 @@ public final class WorkerService: Sendable {
     /// coordinator answers within the grace, so its grant is taken and given back by the goodbye; one abandoned
     /// later loses nothing but time (the grant expires on the coordinator).
     private func unlessDrained<T: Sendable>(grace: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await Self.first(body) {
+            while !self.shared.state.withLock({ $0.draining }) { try await Task.sleep(for: .milliseconds(50)) }
+            try await Task.sleep(for: grace)
+        }
+    }
+
+    /// `body`'s result, or nil when `stop` returns first (the other is cancelled either way).
+    private static func first<T: Sendable>(
+        _ body: @escaping @Sendable () async throws -> T, unless stop: @escaping @Sendable () async throws -> Void
+    ) async throws -> T? {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                while !self.shared.state.withLock({ $0.draining }) { try await Task.sleep(for: .milliseconds(50)) }
-                try await Task.sleep(for: grace)
+                try await stop()
                 return nil
             }
             defer { group.cancelAll() }
