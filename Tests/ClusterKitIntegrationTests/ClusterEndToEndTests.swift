@@ -161,12 +161,7 @@ final class TreeExecutor: UnitExecutor {
     /// again without an attempt counted, and its executor tasks are cancelled.
     @Test func cancelledWorkerReleasesItsLeases() async throws {
         try await withScratchSchema { connection, schema in
-            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
-            let settings = CoordinatorSettings(
-                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
-                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
-            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (coordinatorTask, address) = try await startListening(service)
+            let (service, store, coordinatorTask, address) = try await startCoordinator(connection, schema, ledger: LedgerConfig(leaseMillis: 60_000))
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: (0..<3).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
 
@@ -256,12 +251,7 @@ final class TreeExecutor: UnitExecutor {
     /// version and malformed report batches are refused with typed reasons and counted.
     @Test func deadUnitsAreRetriedThroughTheRunningCoordinator() async throws {
         try await withScratchSchema { connection, schema in
-            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
-            let settings = CoordinatorSettings(
-                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
-                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000, maxAttempts: 1), idlePollMillis: 50), tickMillis: 50)
-            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (coordinatorTask, address) = try await startListening(service)
+            let (service, store, coordinatorTask, address) = try await startCoordinator(connection, schema, ledger: LedgerConfig(leaseMillis: 60_000, maxAttempts: 1))
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: (0..<6).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
 
@@ -323,12 +313,7 @@ final class TreeExecutor: UnitExecutor {
     /// finishes, and its reported request counters add up.
     @Test func prefetchedUnitsWaitForAFreeSlot() async throws {
         try await withScratchSchema { connection, schema in
-            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
-            let settings = CoordinatorSettings(
-                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
-                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
-            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (coordinatorTask, address) = try await startListening(service)
+            let (service, _, coordinatorTask, address) = try await startCoordinator(connection, schema, ledger: LedgerConfig(leaseMillis: 60_000))
             let spec = try RunSpec(platforms: ["naver"], mode: .daily, crawlDate: "2026-11-25")
             try await service.createRun(spec, roots: (0..<4).map { try UnitSeed(kind: "title", platform: "naver", key: "t\($0)", payload: []) })
 
@@ -382,12 +367,7 @@ final class TreeExecutor: UnitExecutor {
     /// until something cancelled the worker (`webtoon worker`'s `--drain-seconds`, 60 s by default) or killed it.
     @Test func drainedWorkerLeavesWhenItsCoordinatorIsGone() async throws {
         try await withScratchSchema { connection, schema in
-            let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
-            let settings = CoordinatorSettings(
-                listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
-                core: CoordinatorConfig(ledger: LedgerConfig(leaseMillis: 60_000), idlePollMillis: 50), tickMillis: 50)
-            let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
-            let (coordinatorTask, address) = try await startListening(service)
+            let (service, _, coordinatorTask, address) = try await startCoordinator(connection, schema, ledger: LedgerConfig(leaseMillis: 60_000))
             let worker = try WorkerService(
                 settings: WorkerSettings(coordinatorURL: address, secret: Self.secret, id: WorkerID(rawValue: "orphan")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(2)),
                 executor: StuckExecutor(), logger: Logger(label: "w"))
@@ -422,6 +402,20 @@ final class TreeExecutor: UnitExecutor {
         }
         _ = try? await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
         await connection.close()
+    }
+
+    /// A coordinator on a PostgreSQL ledger in `schema`, listening on a free loopback port (50 ms idle poll and tick),
+    /// started by `startListening`.
+    func startCoordinator(
+        _ connection: PGConnection, _ schema: String, ledger: LedgerConfig
+    ) async throws -> (CoordinatorService, PostgresLedgerStore, Task<Void, any Error>, String) {
+        let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
+        let settings = CoordinatorSettings(
+            listenURL: "tcp://127.0.0.1:0", secret: Self.secret,
+            core: CoordinatorConfig(ledger: ledger, idlePollMillis: 50), tickMillis: 50)
+        let service = CoordinatorService(settings: settings, store: store, logger: Logger(label: "c"))
+        let (task, address) = try await startListening(service)
+        return (service, store, task, address)
     }
 
     /// Starts `service` in a task and waits until it listens; returns the task and the bound address.
