@@ -53,10 +53,14 @@ import Glibc
                 let childLog = (try? String(contentsOfFile: "\(root)/logs/\(name).log", encoding: .utf8)) ?? "missing"
                 #expect(!childLog.contains("Error") && !childLog.contains("missing"), "\(name): \(childLog.suffix(2000))")
                 #expect(childLog.contains("maxRSSKiB=") && childLog.contains(" resources"), "\(name): \(childLog.suffix(2000))")
-                if let match = childLog.firstMatch(of: /requests=(\d+)/) { workerRequests += Int(match.1)! }
+                // Only the workers' `resources` lines: the coordinator's "run finished" notice also says
+                // `requests=` when a status sample falls between the finish and the stop.
+                guard name.hasPrefix("worker") else { continue }
+                let resources = childLog.split(separator: "\n").last { $0.contains(" resources") } ?? ""
+                if let match = resources.firstMatch(of: /requests=(\d+)/) { workerRequests += Int(match.1)! }
             }
             let runRequests = try #require(log.firstMatch(of: /\nrequests (\d+),/).map { Int($0.1)! })
-            #expect(runRequests > 0 && workerRequests == runRequests)
+            #expect(runRequests > 0 && workerRequests == runRequests, "workers \(workerRequests), run \(runRequests):\n\(log.suffix(1500))")
 
             let spec = try RunSpec(platforms: ["naver", "kakao"], mode: .full, crawlDate: Self.date)
             let (records, outputs) = try await acceptedRecords(schema: schema, run: spec.defaultID, dataRoot: root)
