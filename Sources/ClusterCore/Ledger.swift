@@ -5,10 +5,16 @@
 /// which persists them in one transaction before the coordinator replies (write-ahead). A lease grant is recorded as
 /// one journal entry for all its units instead of a row per unit (`LeaseGrantRecord`); every other transition
 /// rewrites the unit's row. `init(config:restoring:)` rebuilds an identical machine from the rows and the journal.
+///
+/// A done unit's full row stays in `units` only until it is drained; from then on the ledger keeps it as a
+/// `CompletedUnit` (its run and accepted lease), since done is final and nothing but a late or duplicate report
+/// asks about it again. The store holds the full row.
 public struct Ledger: Sendable {
     public let config: LedgerConfig
     public private(set) var runs: [RunID: RunRecord] = [:]
+    /// Units that are pending, leased or dead, and done units whose rows wait for `drainChanges()`.
     public private(set) var units: [UnitID: UnitRecord] = [:]
+    private var completed = CompletedUnitTable()
 
     private var queues: [String: PendingQueue] = [:]
     private var leasedUnits: Set<UnitID> = []
@@ -48,6 +54,12 @@ public struct Ledger: Sendable {
             case .leases(let grant): journal.append(grant)
             }
         }
+        for (id, unit) in units where unit.state == .done {
+            counts[DepthKey(run: unit.run, platform: unit.platform, kind: unit.kind), default: StateCounts()].done += 1
+            nextPendingSeq = max(nextPendingSeq, unit.pendingSeq &+ 1)
+            completed.insert(id, run: unit.run, epoch: unit.completedBy?.epoch ?? unit.leaseEpoch)
+            units[id] = nil
+        }
         // Epochs only grow, so an entry is current exactly when its epoch is newer than the row's, whatever the
         // order of rows and entries.
         for grant in journal {
@@ -85,12 +97,43 @@ public struct Ledger: Sendable {
         }
     }
 
+    /// Adds done units read from the store's typed columns (`CompletedUnitRow`), in as many calls as the store
+    /// reads pages. Part of restoring: call it right after `init(config:restoring:)`, before any operation.
+    public mutating func restoreCompleted(_ rows: some Sequence<CompletedUnitRow>) {
+        for row in rows where units[row.id] == nil {
+            if !completed.contains(row.id) {
+                counts[DepthKey(run: row.run, platform: row.platform, kind: row.kind), default: StateCounts()].done += 1
+            }
+            nextPendingSeq = max(nextPendingSeq, row.pendingSeq &+ 1)
+            completed.insert(row.id, run: row.run, epoch: row.epoch)
+        }
+    }
+
+    /// Room for `count` more done units, so restoring millions does not rehash the table again and again.
+    public mutating func reserveCompleted(_ count: Int) { completed.reserveCapacity(completed.count + count) }
+
     // MARK: Changes
 
     /// The rows changed since the last call, runs first, each once with its latest content, then the lease grants.
+    /// Done units among them are reduced to `CompletedUnit`s: from now on their rows are the store's.
     public mutating func drainChanges() -> [LedgerChange] {
         var out: [LedgerChange] = changedRuns.compactMap { runs[$0].map(LedgerChange.run) }
-        out += changedUnits.compactMap { units[$0].map(LedgerChange.unit) }
+        out.reserveCapacity(changedRuns.count + changedUnits.count + grants.count)
+        for id in changedUnits {
+            guard let unit = units[id] else { continue }
+            out.append(.unit(unit))
+            if unit.state == .done {
+                completed.insert(id, run: unit.run, epoch: unit.completedBy?.epoch ?? unit.leaseEpoch)
+                units[id] = nil
+            }
+        }
+        // A dictionary never gives back capacity on removal; once most of the whole rows became compact, rehash the
+        // rest so the table of a run created with many units at once does not stay at its peak.
+        if units.capacity > 4_096, units.count * 8 < units.capacity {
+            var shrunk = [UnitID: UnitRecord](minimumCapacity: units.count * 2)
+            for (id, unit) in units { shrunk[id] = unit }
+            units = shrunk
+        }
         out += grants.map(LedgerChange.leases)
         grants.removeAll(keepingCapacity: true)
         changedRuns.removeAll(keepingCapacity: true)
@@ -144,7 +187,7 @@ public struct Ledger: Sendable {
         var created: [UnitID] = []
         for seed in seeds {
             let id = seed.unitID(in: runID)
-            guard units[id] == nil else { continue }
+            guard units[id] == nil, !completed.contains(id) else { continue }
             let seq = takePendingSeq()
             let unit = UnitRecord(
                 id: id, run: runID, parent: parent, seed: seed, createdAt: now, state: .pending, attempts: 0, leaseEpoch: 0,
@@ -345,11 +388,15 @@ public struct Ledger: Sendable {
         worker: WorkerID, token: LeaseToken, manifest: Manifest, children: [UnitSeed], stats: TaskStats, now: Timestamp
     ) -> CompletionOutcome {
         expireLeases(now: now)
-        guard let unit = units[token.unit] else { return .unknownUnit }
+        guard let unit = units[token.unit] else {
+            guard let done = completed[token.unit] else { return .unknownUnit }
+            if done.token == token { return .duplicate }
+            countStaleReport(run: done.run)
+            return .stale
+        }
         if unit.state == .done, unit.completedBy == token { return .duplicate }
         guard unit.state == .leased, let lease = unit.lease, lease.token == token, lease.worker == worker else {
-            runs[unit.run]?.totals.staleReports += 1
-            touch(run: unit.run)
+            countStaleReport(run: unit.run)
             return .stale
         }
         guard let run = runs[unit.run] else { return .unknownUnit }
@@ -392,13 +439,21 @@ public struct Ledger: Sendable {
     /// Applies a failure from the current lease holder: back to pending if retryable and attempts remain, else dead.
     public mutating func fail(worker: WorkerID, token: LeaseToken, error: String, retryable: Bool, stats: TaskStats, now: Timestamp) -> FailureOutcome {
         expireLeases(now: now)
-        guard let unit = units[token.unit] else { return .unknownUnit }
+        guard let unit = units[token.unit] else {
+            guard let done = completed[token.unit] else { return .unknownUnit }
+            countStaleReport(run: done.run)
+            return .stale
+        }
         guard unit.state == .leased, let lease = unit.lease, lease.token == token, lease.worker == worker else {
-            runs[unit.run]?.totals.staleReports += 1
-            touch(run: unit.run)
+            countStaleReport(run: unit.run)
             return .stale
         }
         return applyFailure(unit: unit, error: error, retryable: retryable, stats: stats.isValid ? stats : .zero, now: now)
+    }
+
+    private mutating func countStaleReport(run: RunID) {
+        runs[run]?.totals.staleReports += 1
+        touch(run: run)
     }
 
     private mutating func applyFailure(unit: UnitRecord, error: String, retryable: Bool, stats: TaskStats, now: Timestamp) -> FailureOutcome {
@@ -487,6 +542,18 @@ public struct Ledger: Sendable {
         return out
     }
 
+    /// A done unit, whether or not its row was drained yet.
+    public func completedUnit(_ id: UnitID) -> CompletedUnit? {
+        if let unit = units[id] {
+            guard unit.state == .done, let token = unit.completedBy else { return nil }
+            return CompletedUnit(run: unit.run, token: token)
+        }
+        return completed[id]
+    }
+
+    /// Every unit the ledger knows, done ones included.
+    public var unitCount: Int { units.count + completed.count }
+
     /// Leases currently outstanding, by unit id.
     public var leasedUnitIDs: Set<UnitID> { leasedUnits }
 
@@ -496,14 +563,17 @@ public struct Ledger: Sendable {
     /// Units leased per platform right now.
     public func leasedCount(platform: String) -> Int { leasedPerPlatform[platform, default: 0] }
 
-    /// The persisted content, for comparing a rebuilt machine with the original.
-    public var snapshot: LedgerSnapshot { LedgerSnapshot(runs: runs, units: units) }
+    /// The persisted content, for comparing a rebuilt machine with the original (call it after draining: a done
+    /// unit's row is kept whole until then).
+    public var snapshot: LedgerSnapshot { LedgerSnapshot(runs: runs, units: units, completed: completed.all) }
 }
 
-/// The durable content of a ledger.
+/// The durable content of a ledger: full rows of the units not done (and done but not yet drained), and the
+/// drained done units as `CompletedUnit`s.
 public struct LedgerSnapshot: Hashable, Sendable {
     public let runs: [RunID: RunRecord]
     public let units: [UnitID: UnitRecord]
+    public let completed: [UnitID: CompletedUnit]
 }
 
 /// Units of one platform and kind by state.

@@ -73,18 +73,19 @@ public final class CoordinatorService: Sendable {
     /// Migrates and loads the ledger, listens, and serves until cancelled. `onListening` gets the bound URL.
     public func run(onListening: @Sendable (String) -> Void = { _ in }) async throws {
         try await store.migrate()
-        let ledger = try await store.loadLedger(config: settings.core.ledger)
         let codec = try WireCodec(secret: settings.secret, maxMessageBytes: settings.maxMessageBytes)
-        var core = CoordinatorCore(config: settings.core, ledger: ledger)
+        // The loaded ledger goes straight into the core and the core into the state (`consume`): a second
+        // reference alive beside the one being mutated would make the first mutation copy every table.
+        var core = CoordinatorCore(config: settings.core, ledger: try await store.loadLedger(config: settings.core.ledger))
         let graced = core.resume(now: clock())
         // `resume` rewrote every leased row, so the lease journal is redundant from this commit on.
         try await store.persist(core.drainChanges(), clearingLeaseJournal: true)
+        logger.info("coordinator loaded ledger", metadata: ["runs": "\(core.ledger.runs.count)", "units": "\(core.ledger.unitCount)", "leased": "\(core.ledger.leasedUnitIDs.count)", "leasesGivenGrace": "\(graced)"])
         let state = CoordinatorState(
-            core: core,
+            core: consume core,
             gate: MessageGate(codec: codec, replay: ReplayWindow(windowMillis: settings.replayWindowMillis)), logger: logger)
         stateBox.withLock { $0 = state }
         defer { stateBox.withLock { $0 = nil } }
-        logger.info("coordinator loaded ledger", metadata: ["runs": "\(ledger.runs.count)", "units": "\(ledger.units.count)", "leased": "\(ledger.leasedUnitIDs.count)", "leasesGivenGrace": "\(graced)"])
 
         try await withSocket(.rep, logger: logger) { socket in
             try socket.set(.receiveMaxSize(settings.maxMessageBytes), .tcpKeepAlive(true))

@@ -258,14 +258,19 @@ public struct PostgresLedgerStore: Sendable {
             """, [.int(Int64(limit))])
     }
 
-    /// Every persisted row as change records, runs first, lease grants last: `Ledger(config:restoring:)` rebuilds
-    /// the machine.
+    /// The persisted rows a restart needs whole, as change records: runs, units that are not done, lease grants
+    /// last. Done units are read by `loadCompleted` from their typed columns instead: their records (seed, manifest,
+    /// statistics) are most of the store and the ledger keeps none of it.
     public func load() async throws -> [LedgerChange] {
         let s = try await connection.quoteIdentifier(schema)
         let decoder = JSONDecoder()
         var changes: [LedgerChange] = []
-        for (table, order) in [("runs", "id"), ("units", "id"), ("lease_grants", "seq")] {
-            let result = try await connection.query("SELECT record::text FROM \(s).\(table) ORDER BY \(order)")
+        for (table, query) in [
+            ("runs", "SELECT record::text FROM \(s).runs ORDER BY id"),
+            ("units", "SELECT record::text FROM \(s).units WHERE state <> 'done' ORDER BY id"),
+            ("lease_grants", "SELECT record::text FROM \(s).lease_grants ORDER BY seq"),
+        ] {
+            let result = try await connection.query(query)
             for row in result.rows {
                 guard let text = row[0] else { continue }
                 do {
@@ -283,9 +288,63 @@ public struct PostgresLedgerStore: Sendable {
         return changes
     }
 
+    /// The done units, `pageSize` rows at a time in id order (keyset pages, so memory stays at one page however
+    /// many millions there are), from their typed columns.
+    public func loadCompleted(pageSize: Int = 50_000, _ page: ([CompletedUnitRow]) -> Void) async throws {
+        let s = try await connection.quoteIdentifier(schema)
+        var after = ""
+        while true {
+            let result = try await connection.query(
+                """
+                SELECT id, run_id, platform, kind, lease_epoch, pending_seq FROM \(s).units
+                WHERE state = 'done' AND id > $1 ORDER BY id LIMIT $2
+                """, [.text(after), .int(Int64(pageSize))])
+            var rows: [CompletedUnitRow] = []
+            rows.reserveCapacity(result.rows.count)
+            for row in result.rows {
+                let idText = try row.value(0, as: String.self) ?? ""
+                let runText = try row.value(1, as: String.self) ?? ""
+                guard let id = UnitID(rawValue: idText), let run = RunID(rawValue: runText),
+                      let epoch = try row.value(4, as: Int64.self).flatMap(UInt32.init(exactly:)),
+                      let seq = try row.value(5, as: Int64.self).flatMap(UInt64.init(exactly:))
+                else {
+                    throw LedgerStoreError(code: .corruptRow, schema: schema, detail: "done unit '\(idText.prefix(80))' of run '\(runText.prefix(100))' has an invalid id, run, lease epoch or pending seq")
+                }
+                rows.append(CompletedUnitRow(
+                    id: id, run: run, platform: try row.value(2, as: String.self) ?? "", kind: try row.value(3, as: String.self) ?? "",
+                    epoch: epoch, pendingSeq: seq))
+            }
+            guard let last = rows.last else { return }
+            page(rows)
+            if rows.count < pageSize { return }
+            after = last.id.rawValue
+        }
+    }
+
     /// Rebuilds the ledger state machine from the store.
     public func loadLedger(config: LedgerConfig) async throws -> Ledger {
-        Ledger(config: config, restoring: try await load())
+        var ledger = Ledger(config: config, restoring: try await load())
+        let s = try await connection.quoteIdentifier(schema)
+        let done = try await connection.query("SELECT count(*) FROM \(s).units WHERE state = 'done'")
+        ledger.reserveCompleted(Int(try done.rows.first?.value(0, as: Int64.self) ?? 0))
+        try await loadCompleted { ledger.restoreCompleted($0) }
+        return ledger
+    }
+
+    /// Every unit of a run as its full stored row, done ones included, in id order (the ledger in memory keeps
+    /// only the compact form of a done unit).
+    public func units(run: RunID) async throws -> [UnitRecord] {
+        let s = try await connection.quoteIdentifier(schema)
+        let result = try await connection.query("SELECT record::text FROM \(s).units WHERE run_id = $1 ORDER BY id", [.text(run.rawValue)])
+        let decoder = JSONDecoder()
+        return try result.rows.compactMap { row in
+            guard let text = row[0] else { return nil }
+            do {
+                return try decoder.decode(UnitRecord.self, from: Data(text.utf8))
+            } catch {
+                throw LedgerStoreError(code: .corruptRow, schema: schema, detail: "units row \(text.prefix(120)): \(error)")
+            }
+        }
     }
 
     /// Accepted outputs of a run: the only files downstream readers may use.

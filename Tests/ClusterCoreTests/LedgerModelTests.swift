@@ -159,15 +159,25 @@ import Testing
         }
         let counts = ledger.counts(run: run)
         #expect(ledger.runs[run]?.state == .finished)
-        #expect(counts.done == counts.total && counts.total == ledger.units.count)
+        #expect(counts.done == counts.total && counts.total == ledger.unitCount)
         log += ledger.drainChanges()
         #expect(Ledger(config: config, restoring: log).snapshot == ledger.snapshot)
     }
 
     func checkInvariants(_ ledger: Ledger, model: Model, run: RunID, step: Int) throws {
-        // No unit lost or invented: the ledger holds exactly the model's units, each in exactly one state.
-        #expect(Set(ledger.units.keys) == Set(model.units.keys), "step \(step): unit set")
+        // No unit lost or invented: the ledger holds exactly the model's units, each in exactly one state (a drained
+        // done unit only as its compact form).
+        let completed = ledger.snapshot.completed
+        #expect(Set(ledger.units.keys).isDisjoint(with: completed.keys), "step \(step): a unit is whole or compact, not both")
+        #expect(Set(ledger.units.keys).union(completed.keys) == Set(model.units.keys), "step \(step): unit set")
+        #expect(ledger.unitCount == model.units.count)
         var scanned = StateCounts()
+        for (id, done) in completed {
+            scanned[.done] += 1
+            #expect(model.units[id]?.state == .done && model.units[id]?.acceptedCount == 1, "step \(step): compact units are done once")
+            #expect(done.token == model.units[id]?.acceptedToken && done.run == run)
+            #expect(ledger.completedUnit(id) == done)
+        }
         for (id, unit) in ledger.units {
             scanned[unit.state] += 1
             #expect(unit.attempts <= ledger.config.maxAttempts, "step \(step): attempts bounded")

@@ -122,13 +122,43 @@ import Testing
         let run = try makeRun(&ledger, clock: clock, roots: [seed("a")])
         let token = try #require(ledger.lease(worker: worker("w1"), maxUnits: 1, platforms: ["naver"], now: clock.now).first?.lease?.token)
         #expect(ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 5), children: [], stats: TaskStats(requests: 1), now: clock.now) == .accepted)
-        _ = ledger.drainChanges()
+        // Before the row is drained the unit is still whole; a duplicate then is recognised the same way.
+        #expect(ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 98), children: [seed("y")], stats: TaskStats(requests: 1), now: clock.now) == .duplicate)
+        let drained = ledger.drainChanges()
+        #expect(drained.contains { if case .unit(let unit) = $0 { unit.id == token.unit && unit.manifest == manifest(rows: 5) } else { false } })
+        #expect(ledger.units[token.unit] == nil && ledger.completedUnit(token.unit) == CompletedUnit(run: run, token: token), "drained: only the compact form stays")
         #expect(ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 99), children: [seed("x")], stats: TaskStats(requests: 1), now: clock.now) == .duplicate)
-        #expect(ledger.units[token.unit]?.manifest == manifest(rows: 5))
         #expect(ledger.runs[run]?.totals.rowsByTable == ["episodes": 5])
         #expect(ledger.runs[run]?.totals.stats.requests == 1)
-        #expect(ledger.units.count == 1)
+        #expect(ledger.unitCount == 1)
         #expect(ledger.drainChanges().isEmpty, "a duplicate changes nothing durable")
+    }
+
+    /// A run of many units: once done and drained they are compact, the whole rows left are intact (the table
+    /// is rehashed to their size), a child reported again is not re-created, and a rebuild from the rows agrees.
+    @Test func drainedDoneUnitsAreCompactAndTheRestStaysWhole() throws {
+        let clock = TestClock()
+        var ledger = Ledger(config: config)
+        let run = try makeRun(&ledger, clock: clock, roots: (0..<10_000).map { seed("t\($0)", payload: Array("payload \($0)".utf8)) })
+        var log = ledger.drainChanges()
+        var tokens: [LeaseToken] = []
+        while tokens.count < 9_990 {
+            for unit in ledger.lease(worker: worker("w1"), maxUnits: min(256, 9_990 - tokens.count), platforms: ["naver"], now: clock.now) {
+                let token = try #require(unit.lease?.token)
+                #expect(ledger.complete(worker: worker("w1"), token: token, manifest: manifest(rows: 1), children: [], stats: .zero, now: clock.now) == .accepted)
+                tokens.append(token)
+            }
+            log += ledger.drainChanges()
+        }
+        #expect(ledger.units.count == 10 && ledger.unitCount == 10_000)
+        #expect(ledger.units.values.allSatisfy { $0.state == .pending && $0.seed.payload == Array("payload \($0.seed.key.dropFirst())".utf8) })
+        #expect(ledger.counts(run: run) == StateCounts(pending: 10, leased: 0, done: 9_990, dead: 0))
+        #expect(tokens.allSatisfy { ledger.completedUnit($0.unit) == CompletedUnit(run: run, token: $0) })
+        // Re-reporting a done unit as a child creates nothing.
+        #expect(try ledger.addUnits([seed("t0"), seed("t9999")], run: run, parent: nil, now: clock.now).isEmpty)
+        #expect(Ledger(config: config, restoring: log).snapshot == ledger.snapshot)
+        let rest = ledger.lease(worker: worker("w2"), maxUnits: 50, platforms: ["naver"], now: clock.now)
+        #expect(rest.count == 10 && Set(rest.map(\.id)) == Set(ledger.units.keys))
     }
 
     @Test func staleTokenAfterExpiryAndReleaseIsIgnoredAndItsOutputsNeverAccepted() throws {
@@ -146,6 +176,14 @@ import Testing
         #expect(ledger.complete(worker: worker("slow"), token: first, manifest: manifest(rows: 1, path: "slow.parquet"), children: [], stats: .zero, now: clock.now) == .stale)
         #expect(ledger.units[first.unit]?.manifest?.files.map(\.path) == ["fast.parquet"])
         #expect(ledger.runs[run]?.totals.staleReports == 2)
+        // Once drained to its compact form, the done unit still refuses the stale token, for completions and failures.
+        _ = ledger.drainChanges()
+        #expect(ledger.complete(worker: worker("slow"), token: first, manifest: manifest(rows: 1, path: "slow.parquet"), children: [seed("c2")], stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.fail(worker: worker("slow"), token: first, error: "late", retryable: true, stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.fail(worker: worker("fast"), token: second, error: "late", retryable: true, stats: .zero, now: clock.now) == .stale)
+        #expect(ledger.runs[run]?.totals.staleReports == 5)
+        #expect(ledger.unitCount == 1 && ledger.counts(run: run).done == 1, "no child of a stale report is created")
+        #expect(ledger.heartbeat(worker: worker("fast"), tokens: [second], now: clock.now).map(\.valid) == [false])
     }
 
     @Test func completionAfterDeadlineButBeforeAnySweepIsStale() throws {
@@ -334,7 +372,7 @@ import Testing
         log += ledger.drainChanges()
         let replayed = Ledger(config: config, restoring: log)
         #expect(replayed.snapshot == ledger.snapshot)
-        #expect(replayed.units[first.unit]?.state == .done && replayed.units[first.unit]?.completedBy == first)
+        #expect(replayed.units[first.unit] == nil && replayed.completedUnit(first.unit)?.token == first)
         #expect(replayed.leasedCount(worker: worker("w1")) == 0 && replayed.leasedCount(worker: worker("w2")) == 3)
     }
 }
