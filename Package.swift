@@ -158,7 +158,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "CrawlClusterIntegrationTests",
-            dependencies: ["WebtoonTestSupport", 
+            dependencies: ["WebtoonTestSupport", "ProcessTestSupport",
                 "CrawlCluster", "ClusterKit", "ClusterCore", "WebtoonCore", "WebtoonSimulator", "ParquetKit", "PQKit", "NNGKit",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]),

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NNGKit
 import PQKit
+import ProcessTestSupport
 import Synchronization
 import Testing
 
@@ -62,11 +63,8 @@ final class TreeExecutor: UnitExecutor {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
 
-            // Reserve a port so the restarted coordinator can listen where the workers dial.
-            let probe = try NNGSocket(.rep)
-            let port = try #require(try probe.listen("tcp://127.0.0.1:0").port)
-            #expect(await probe.close(waitingAtMost: .seconds(5)))
-            let address = "tcp://127.0.0.1:\(port)"
+            // A fixed port so the restarted coordinator listens where the workers dial.
+            let address = "tcp://127.0.0.1:\(try freePort())"
             let core = CoordinatorConfig(
                 ledger: LedgerConfig(leaseMillis: 1_500, maxAttempts: 5), heartbeatMillis: 300, workerTimeoutMillis: 1_500,
                 idlePollMillis: 100, defaultBudget: BudgetPolicy(initialRate: 50, floor: 1, ceiling: 100))
@@ -344,9 +342,7 @@ final class TreeExecutor: UnitExecutor {
     /// A worker whose coordinator never answers its hello (nobody listens yet) still stops when drained, as on
     /// SIGTERM: before, it kept retrying the hello and had to be killed.
     @Test func workerDrainedBeforeItsHelloLeaves() async throws {
-        let probe = try NNGSocket(.rep)
-        let port = try #require(try probe.listen("tcp://127.0.0.1:0").port)
-        #expect(await probe.close(waitingAtMost: .seconds(5)))
+        let port = try freePort()
         let worker = try WorkerService(
             settings: WorkerSettings(coordinatorURL: "tcp://127.0.0.1:\(port)", secret: Self.secret, id: WorkerID(rawValue: "early")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(30)),
             executor: StuckExecutor(), logger: Logger(label: "w"))

@@ -7,6 +7,7 @@ import FoundationNetworking
 #endif
 import Logging
 import PQKit
+import ProcessTestSupport
 import ParquetKit
 import Testing
 import WebtoonCore

@@ -4,6 +4,7 @@ import CrawlCluster
 import Foundation
 import Logging
 import PQKit
+import ProcessTestSupport
 import Synchronization
 import Testing
 import WebtoonCore

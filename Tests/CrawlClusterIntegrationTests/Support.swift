@@ -101,28 +101,6 @@ final class Child: Sendable {
     }
 }
 
-/// A loopback port nobody listens on, for a child coordinator that must keep its address across a restart.
-/// Chosen below the kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`, 32768–60999 here): a
-/// port the kernel handed out for `:0` can be taken again, between the probe and the child's listen, as the local
-/// port of any outgoing connection of the tests running alongside (curl, PostgreSQL, nng), which made a
-/// coordinator fail with "address in use". Below the range only another listener can take it, and the probe
-/// checks that.
-func freePort() throws -> Int {
-    var lastError: (any Error)?
-    for _ in 0..<50 {
-        let port = Int.random(in: 20_000..<32_000)
-        let probe = try NNGSocket(.rep)
-        defer { probe.close() }
-        do {
-            _ = try probe.listen("tcp://127.0.0.1:\(port)")
-            return port
-        } catch {
-            lastError = error
-        }
-    }
-    throw TestFailure("no free loopback port in 20000..<32000 after 50 tries: \(String(describing: lastError))")
-}
-
 func waitUntil(timeout: Duration, _ what: String, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
