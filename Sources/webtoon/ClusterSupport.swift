@@ -104,21 +104,6 @@ enum ClusterSupport {
         }
     }
 
-    /// A client's TLS settings: required with a tls+tcp:// coordinator URL (the CA that signed its certificate).
-    static func clientTLS(url: String, ca: String?, serverName: String?) throws -> NNGTLSConfig? {
-        guard url.hasPrefix("tls+tcp://") else {
-            if ca != nil { throw ValidationError("--tls-ca needs a tls+tcp:// coordinator URL") }
-            return nil
-        }
-        guard let ca else {
-            throw ValidationError("a tls+tcp:// coordinator URL needs --tls-ca PEM (the CA that signed the coordinator's certificate)")
-        }
-        do {
-            return try NNGTLSConfig.client(caPEM: try readText(ca, option: "--tls-ca"), serverName: serverName)
-        } catch let error as NNGError {
-            throw ValidationError("TLS CA \(ca) refused: \(error)")
-        }
-    }
 
     static func databaseURL(_ option: String?) throws -> String {
         if let option, !option.isEmpty { return option }
@@ -182,5 +167,31 @@ enum ClusterSupport {
         let result = try await connection.query(
             "SELECT pg_try_advisory_lock(hashtext($1))", [.text("webtoon-ledger:" + schema)])
         return try result.rows.first?.value(0, as: Bool.self) ?? false
+    }
+}
+
+/// A client's TLS options for a tls+tcp:// coordinator (worker, status, units): one declaration for every command
+/// that dials the coordinator.
+struct CoordinatorTLSOptions: ParsableArguments {
+    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
+    var ca: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
+    var serverName: String?
+
+    /// Required with a tls+tcp:// coordinator URL (the CA that signed its certificate), refused with any other.
+    func config(for url: String) throws -> NNGTLSConfig? {
+        guard url.hasPrefix("tls+tcp://") else {
+            if ca != nil { throw ValidationError("--tls-ca needs a tls+tcp:// coordinator URL") }
+            return nil
+        }
+        guard let ca else {
+            throw ValidationError("a tls+tcp:// coordinator URL needs --tls-ca PEM (the CA that signed the coordinator's certificate)")
+        }
+        do {
+            return try NNGTLSConfig.client(caPEM: try ClusterSupport.readText(ca, option: "--tls-ca"), serverName: serverName)
+        } catch let error as NNGError {
+            throw ValidationError("TLS CA \(ca) refused: \(error)")
+        }
     }
 }

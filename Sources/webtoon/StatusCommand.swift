@@ -31,11 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .customLong("secret-file"), help: "File holding the cluster secret (default: $WEBTOON_CLUSTER_SECRET).")
     var secretFile: String?
 
-    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
-    var tlsCA: String?
-
-    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
-    var tlsServerName: String?
+    @OptionGroup var tls: CoordinatorTLSOptions
 
     @Flag(help: "Refresh the table every --interval seconds until SIGINT or SIGTERM.")
     var watch = false
@@ -60,7 +56,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let secret = try ClusterSupport.secret(file: secretFile)
         let client = try await CoordinatorClient(
-            coordinatorURL: coordinator, tls: try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName),
+            coordinatorURL: coordinator, tls: try tls.config(for: coordinator),
             secret: secret, sender: "status-cli", timeout: .milliseconds(Int64(timeout * 1000)))
         defer { client.close() }
         guard watch else {

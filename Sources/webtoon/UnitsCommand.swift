@@ -87,11 +87,7 @@ struct UnitsRetryCommand: AsyncParsableCommand {
     @Option(name: .customLong("secret-file"), help: "File holding the cluster secret (default: $WEBTOON_CLUSTER_SECRET); with --coordinator.")
     var secretFile: String?
 
-    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
-    var tlsCA: String?
-
-    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
-    var tlsServerName: String?
+    @OptionGroup var tls: CoordinatorTLSOptions
 
     @Flag(name: .customLong("all-dead"), help: "Retry every dead unit (of --run, if given).")
     var allDead = false
@@ -112,7 +108,7 @@ struct UnitsRetryCommand: AsyncParsableCommand {
         let run = ledger.run.flatMap(RunID.init(rawValue:))
         if let coordinator {
             let client = try await CoordinatorClient(
-                coordinatorURL: coordinator, tls: try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName),
+                coordinatorURL: coordinator, tls: try tls.config(for: coordinator),
                 secret: try ClusterSupport.secret(file: secretFile), sender: "units-retry")
             defer { client.close() }
             let retried = try await client.retryDead(units: units, run: run)

@@ -27,11 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Coordinator URL: tcp://HOST:PORT or tls+tcp://HOST:PORT.")
     var coordinator: String
 
-    @Option(name: .customLong("tls-ca"), help: "PEM CA certificate that signed the coordinator's (tls+tcp:// only).")
-    var tlsCA: String?
-
-    @Option(name: .customLong("tls-server-name"), help: "Name to verify in the coordinator's certificate (default: the URL host).")
-    var tlsServerName: String?
+    @OptionGroup var tls: CoordinatorTLSOptions
 
     @Option(name: .customLong("data-root"), help: "Shared output folder as file:///absolute/path.")
     var dataRoot: String
@@ -88,7 +84,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = ClusterSupport.logger("webtoon.worker", level: logLevel)
         let secret = try ClusterSupport.secret(file: secretFile)
         let root = try DataRoot(url: dataRoot)
-        let tls = try ClusterSupport.clientTLS(url: coordinator, ca: tlsCA, serverName: tlsServerName)
+        let tls = try tls.config(for: coordinator)
         let served = try ClusterSupport.platforms(platforms)
         var catalogs: [EndpointCatalog] = []
         for platform in served {
