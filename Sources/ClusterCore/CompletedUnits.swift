@@ -79,7 +79,10 @@ struct CompletedUnitTable: Sendable {
 
     mutating func insert(_ id: UnitID, run: RunID, epoch: UInt32) {
         let index: UInt32
-        if let known = runIndex[run] {
+        // Done units come in runs of the same run: compare with the last one before hashing the name.
+        if let last = runs.last, last == run {
+            index = UInt32(runs.count - 1)
+        } else if let known = runIndex[run] {
             index = known
         } else {
             index = UInt32(runs.count)

@@ -120,11 +120,12 @@ public struct Ledger: Sendable {
         var out: [LedgerChange] = changedRuns.compactMap { runs[$0].map(LedgerChange.run) }
         out.reserveCapacity(changedRuns.count + changedUnits.count + grants.count)
         for id in changedUnits {
-            guard let unit = units[id] else { continue }
+            guard let index = units.index(forKey: id) else { continue }
+            let unit = units.values[index]
             out.append(.unit(unit))
             if unit.state == .done {
                 completed.insert(id, run: unit.run, epoch: unit.completedBy?.epoch ?? unit.leaseEpoch)
-                units[id] = nil
+                units.remove(at: index)
             }
         }
         // A dictionary never gives back capacity on removal; once most of the whole rows became compact, rehash the
