@@ -13,7 +13,8 @@ import Synchronization
 // Modes: `batch` (lease up to BATCH units, report them in one reportBatch), `single` (lease up to BATCH units,
 // one complete message per unit: the revision-1 path), `worker` (the real WorkerService with a no-op executor and
 // capacity BATCH). Environment: DATABASE_URL, UNITS (default 50000), RUNS (3), CLIENTS ("1,2,4,8"), BATCH (64),
-// MODES ("batch,single,worker"), PORT (first TCP port, default 56400).
+// MODES ("batch,single,worker"), PORT (first TCP port, default 56400), FILES (output files per completion in
+// `batch` and `single` modes, default 0: a real unit reports 2–6, each with a path and a SHA-256).
 
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)
@@ -38,12 +39,15 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 
 // MARK: Coordinator child
 
-if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "coordinator" {
+// `coordinator`: a fresh schema with a run of `units` root units. `restart`: the schema as the last run left it
+// (every unit done), loaded as a restarted coordinator loads it; READY once it listens.
+if CommandLine.arguments.count == 5, ["coordinator", "restart"].contains(CommandLine.arguments[1]) {
+    let restart = CommandLine.arguments[1] == "restart"
     let schema = CommandLine.arguments[2]
     let units = Int(CommandLine.arguments[3])!
     let port = Int(CommandLine.arguments[4])!
     let connection = try await PGConnection.connect(environment["DATABASE_URL"]!)
-    _ = try await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+    if !restart { _ = try await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
     let store = try PostgresLedgerStore(connection: connection, schema: schema, logger: Logger(label: "store"))
     let core = CoordinatorConfig(
         ledger: LedgerConfig(leaseMillis: 120_000, maxAttempts: 5), idlePollMillis: 2,
@@ -63,7 +67,7 @@ if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "coordinator" {
         }
     }
     guard let address = await listening.first(where: { _ in true }) else { fatalError("coordinator did not listen") }
-    try await service.createRun(spec, roots: seeds(units))
+    if !restart { try await service.createRun(spec, roots: seeds(units)) }
     print("READY \(address)")
     fflush(nil)
     // Serve until the driver closes our stdin, then leave without closing sockets (exit is enough here).
@@ -83,6 +87,20 @@ let runs = Int(environment["RUNS"] ?? "") ?? 3
 let clientCounts = (environment["CLIENTS"] ?? "1,2,4,8").split(separator: ",").compactMap { Int($0) }
 let batch = Int(environment["BATCH"] ?? "") ?? 64
 let modes = (environment["MODES"] ?? "batch,single,worker").split(separator: ",").map(String.init)
+let filesPerUnit = Int(environment["FILES"] ?? "") ?? 0
+
+/// A manifest shaped like a worker's: one file per table under the hive partition, named by unit and attempt.
+func manifest(for token: LeaseToken) -> Manifest {
+    guard filesPerUnit > 0 else { return .empty }
+    let tables = ["episodes", "titles", "genres", "comments", "raw", "episodes_extra"]
+    return Manifest(files: (0..<filesPerUnit).map { index in
+        let table = tables[index % tables.count]
+        let digest = String(repeating: token.unit.rawValue, count: 2)
+        return OutputFile(
+            path: "optimized/\(table)/year=2026/month=11/day=25/platform=naver/part-\(token.unit.rawValue)-a\(token.epoch).parquet",
+            table: table, rows: 20, bytes: 4_096, sha256: digest)
+    })
+}
 var nextPort = Int(environment["PORT"] ?? "") ?? 56_400
 let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
@@ -158,7 +176,7 @@ func rawClient(_ client: Client, batchReports: Bool, done: Counter, total: Int) 
             try await Task.sleep(for: .milliseconds(grant.retryAfterMillis ?? 2))
             continue
         }
-        let reports = grant.units.map { Complete(token: $0.token, manifest: .empty, children: [], stats: .zero) }
+        let reports = grant.units.map { Complete(token: $0.token, manifest: manifest(for: $0.token), children: [], stats: .zero) }
         if batchReports {
             guard case .reportAck(let ack) = try await client.call(.reportBatch(ReportBatch(completes: reports, fails: []))),
                   ack.completes.count == reports.count, ack.completes.allSatisfy({ $0 == "accepted" }) else {
@@ -216,22 +234,27 @@ struct Measurement {
     let peakRSS: Double
     /// Resident set when every unit is done: the ledger's records without the transient peak of creating the run.
     let endRSS: Double
+    /// A coordinator restarted on the finished ledger: seconds until it listens, its peak and resident set then.
+    let restartSeconds: Double
+    let restartPeakRSS: Double
+    let restartRSS: Double
 }
 
 let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
-@MainActor func measure(mode: String, clients: Int) async throws -> Measurement {
-    let schema = "dispatch_bench_\(getpid())"
+/// Starts this binary as a coordinator child (`role` as above) and waits for its READY line; a port can be taken by
+/// then, so the next one is tried (three times at most). Returns the child, its stdin (closing it stops the child)
+/// and the address it listens on.
+@MainActor func startCoordinator(role: String, schema: String) async throws -> (Process, Pipe, String) {
     var child = Process()
     var input = Pipe()
     var ready = ""
-    // A port can be taken by then; the next one is tried (three times at most).
     for attempt in 1...3 {
         let port = nextPort
         nextPort += 1
         child = Process()
         child.executableURL = URL(fileURLWithPath: executable)
-        child.arguments = ["coordinator", schema, "\(unitCount)", "\(port)"]
+        child.arguments = [role, schema, "\(unitCount)", "\(port)"]
         input = Pipe()
         let output = Pipe()
         child.standardInput = input
@@ -250,9 +273,12 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
         print("coordinator on port \(port) did not start (attempt \(attempt)): \(ready.prefix(200))")
     }
     guard ready.hasPrefix("READY ") else { throw BenchError(description: "coordinator did not start: \(ready)") }
-    let coordinator = child
-    let coordinatorInput = input
-    let address = String(ready.dropFirst("READY ".count).prefix { $0 != "\n" })
+    return (child, input, String(ready.dropFirst("READY ".count).prefix { $0 != "\n" }))
+}
+
+@MainActor func measure(mode: String, clients: Int) async throws -> Measurement {
+    let schema = "dispatch_bench_\(getpid())"
+    let (coordinator, coordinatorInput, address) = try await startCoordinator(role: "coordinator", schema: schema)
     let pid = coordinator.processIdentifier
 
     let done = Counter()
@@ -276,12 +302,22 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     }
     let elapsed = ContinuousClock.now - start
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    let measurement = Measurement(
+    let measurement = (
         seconds: seconds, coordinatorCPU: cpuSeconds(pid: pid) - cpu0, driverCPU: cpuSeconds(pid: getpid()) - self0,
         postgresCPU: postgres.map { cpuSeconds(pid: $0) }.reduce(0, +) - postgres0,
         peakRSS: statusField(pid: pid, "VmHWM"), endRSS: statusField(pid: pid, "VmRSS"))
     try coordinatorInput.fileHandleForWriting.close()
     await offPool { coordinator.waitUntilExit() }
+
+    // The same ledger loaded by a restarted coordinator.
+    let restartStart = ContinuousClock.now
+    let (restarted, restartedInput, _) = try await startCoordinator(role: "restart", schema: schema)
+    let restartElapsed = ContinuousClock.now - restartStart
+    let restart = (
+        seconds: Double(restartElapsed.components.seconds) + Double(restartElapsed.components.attoseconds) / 1e18,
+        peak: statusField(pid: restarted.processIdentifier, "VmHWM"), rss: statusField(pid: restarted.processIdentifier, "VmRSS"))
+    try restartedInput.fileHandleForWriting.close()
+    await offPool { restarted.waitUntilExit() }
 
     // Every unit is done in the store, not only in the coordinator's memory.
     let connection = try await PGConnection.connect(databaseURL)
@@ -289,11 +325,14 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     _ = try await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
     await connection.close()
     guard persisted == unitCount else { throw BenchError(description: "\(persisted) of \(unitCount) units persisted as done") }
-    return measurement
+    return Measurement(
+        seconds: measurement.seconds, coordinatorCPU: measurement.coordinatorCPU, driverCPU: measurement.driverCPU,
+        postgresCPU: measurement.postgresCPU, peakRSS: measurement.peakRSS, endRSS: measurement.endRSS,
+        restartSeconds: restart.seconds, restartPeakRSS: restart.peak, restartRSS: restart.rss)
 }
 
-print("dispatch-bench: UNITS=\(unitCount) RUNS=\(runs) CLIENTS=\(clientCounts) BATCH=\(batch) MODES=\(modes)")
-print("mode\tclients\tunits/s (median)\tper-run units/s\tcoordinator CPU s/run (median)\tcoordinator CPU µs/unit\tclients CPU µs/unit\tPostgreSQL CPU µs/unit\tcoordinator peak RSS MiB\tcoordinator RSS at end MiB")
+print("dispatch-bench: UNITS=\(unitCount) RUNS=\(runs) CLIENTS=\(clientCounts) BATCH=\(batch) MODES=\(modes) FILES=\(filesPerUnit)")
+print("mode\tclients\tunits/s (median)\tper-run units/s\tcoordinator CPU s/run (median)\tcoordinator CPU µs/unit\tclients CPU µs/unit\tPostgreSQL CPU µs/unit\tcoordinator peak RSS MiB\tcoordinator RSS at end MiB\trestart: seconds to listen (median)\trestart: peak / resident MiB (median)")
 for mode in modes {
     for clients in clientCounts {
         var results: [Measurement] = []
@@ -301,10 +340,11 @@ for mode in modes {
         let rates = results.map { Double(unitCount) / $0.seconds }
         let cpu = median(results.map(\.coordinatorCPU))
         print(String(
-            format: "%@\t%d\t%.0f\t%@\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f", mode, clients, median(rates),
+            format: "%@\t%d\t%.0f\t%@\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.2f\t%.0f / %.0f", mode, clients, median(rates),
             rates.map { String(format: "%.0f", $0) }.joined(separator: " / "), cpu, cpu / Double(unitCount) * 1e6,
             median(results.map(\.driverCPU)) / Double(unitCount) * 1e6, median(results.map(\.postgresCPU)) / Double(unitCount) * 1e6, results.map(\.peakRSS).max() ?? 0,
-            median(results.map(\.endRSS))))
+            median(results.map(\.endRSS)), median(results.map(\.restartSeconds)), median(results.map(\.restartPeakRSS)),
+            median(results.map(\.restartRSS))))
         fflush(nil)
     }
 }
