@@ -45,6 +45,13 @@ public struct UnitRecord: Hashable, Sendable, Codable {
 
     public var kind: String { seed.kind }
     public var platform: String { seed.platform }
+
+    /// The same row with its manifest set: a store that keeps accepted files apart puts them back with this.
+    public func withManifest(_ manifest: Manifest) -> UnitRecord {
+        var copy = self
+        copy.manifest = manifest
+        return copy
+    }
 }
 
 public enum RunState: String, Hashable, Sendable, Codable {

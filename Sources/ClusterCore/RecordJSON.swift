@@ -13,13 +13,39 @@ public struct RecordJSONWriter: Sendable {
 
     public init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
-    /// A JSON array of the records.
-    public static func array(_ units: [UnitRecord]) -> String {
+    /// A JSON array of the records. `manifests: false` leaves each done unit's manifest out (the store keeps
+    /// accepted files in their own table, written from `outputArray`).
+    public static func array(_ units: [UnitRecord], manifests: Bool = true) -> String {
         var writer = RecordJSONWriter(reservingCapacity: units.count * 640 + 2)
         writer.byte(UInt8(ascii: "["))
         for (index, unit) in units.enumerated() {
             if index > 0 { writer.byte(UInt8(ascii: ",")) }
-            writer.write(unit)
+            writer.write(unit, manifest: manifests)
+        }
+        writer.byte(UInt8(ascii: "]"))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The accepted files of done units as one flat JSON array of
+    /// `{"unit", "token", "path", "table", "rows", "bytes", "sha256"}` objects (units that are not done, or have
+    /// no manifest, add nothing).
+    public static func outputArray(_ units: [UnitRecord]) -> String {
+        var writer = RecordJSONWriter(reservingCapacity: units.reduce(2) { $0 + ($1.manifest?.files.count ?? 0) * 330 })
+        writer.byte(UInt8(ascii: "["))
+        var first = true
+        for unit in units where unit.state == .done {
+            guard let token = unit.completedBy, let manifest = unit.manifest else { continue }
+            for file in manifest.files {
+                if !first { writer.byte(UInt8(ascii: ",")) }
+                first = false
+                writer.raw("{\"unit\":")
+                writer.string(unit.id.rawValue)
+                writer.raw(",\"token\":")
+                writer.string(token.rawValue)
+                writer.raw(",")
+                writer.fields(of: file)
+                writer.byte(UInt8(ascii: "}"))
+            }
         }
         writer.byte(UInt8(ascii: "]"))
         return String(decoding: writer.bytes, as: UTF8.self)
@@ -57,7 +83,7 @@ public struct RecordJSONWriter: Sendable {
         raw("]}")
     }
 
-    public mutating func write(_ unit: UnitRecord) {
+    public mutating func write(_ unit: UnitRecord, manifest includeManifest: Bool = true) {
         raw("{\"id\":")
         string(unit.id.rawValue)
         raw(",\"run\":")
@@ -109,20 +135,12 @@ public struct RecordJSONWriter: Sendable {
             raw(",\"completedBy\":")
             string(completedBy.rawValue)
         }
-        if let manifest = unit.manifest {
+        if includeManifest, let manifest = unit.manifest {
             raw(",\"manifest\":{\"files\":[")
             for (index, file) in manifest.files.enumerated() {
                 if index > 0 { byte(UInt8(ascii: ",")) }
-                raw("{\"path\":")
-                string(file.path)
-                raw(",\"table\":")
-                string(file.table)
-                raw(",\"rows\":")
-                int(file.rows)
-                raw(",\"bytes\":")
-                int(file.bytes)
-                raw(",\"sha256\":")
-                string(file.sha256)
+                byte(UInt8(ascii: "{"))
+                fields(of: file)
                 byte(UInt8(ascii: "}"))
             }
             raw("]}")
@@ -130,6 +148,20 @@ public struct RecordJSONWriter: Sendable {
         raw(",\"stats\":")
         write(unit.stats)
         byte(UInt8(ascii: "}"))
+    }
+
+    /// `"path":…,"table":…,"rows":…,"bytes":…,"sha256":…` without braces.
+    mutating func fields(of file: OutputFile) {
+        raw("\"path\":")
+        string(file.path)
+        raw(",\"table\":")
+        string(file.table)
+        raw(",\"rows\":")
+        int(file.rows)
+        raw(",\"bytes\":")
+        int(file.bytes)
+        raw(",\"sha256\":")
+        string(file.sha256)
     }
 
     mutating func write(_ stats: TaskStats) {

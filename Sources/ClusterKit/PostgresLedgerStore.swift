@@ -41,8 +41,8 @@ public struct LedgerStoreError: Error, Hashable, Sendable, CustomStringConvertib
 
 /// The durable ledger in its own PostgreSQL schema.
 ///
-/// Each row stores the full record as `jsonb` (the source of truth for `load`) plus typed columns for operators'
-/// SQL. A lease grant is one `lease_grants` row for all its units (the `units` row keeps the unit's previous state
+/// Each row stores the full record as `jsonb` (the source of truth for `load`; a done unit's accepted files are
+/// rows of `outputs` instead of a manifest inside it) plus typed columns for operators' SQL. A lease grant is one `lease_grants` row for all its units (the `units` row keeps the unit's previous state
 /// until its next transition); the journal is cleared when a restarted coordinator has rewritten every leased row.
 /// `persist` writes one drained batch in one statement (one implicit transaction), so a batch is all or nothing:
 /// the coordinator persists before it replies, and after a crash `load` rebuilds exactly the state that replies
@@ -196,12 +196,12 @@ public struct PostgresLedgerStore: Sendable {
             }
         }
         let runJSON = try encode(runs)
-        let unitJSON = RecordJSONWriter.array(units)
+        // A done unit's files go to `outputs` only, as flat rows; its `record` leaves the manifest out. Writing
+        // them twice cost PostgreSQL most of its time per unit (parsing, storing and often compressing a record
+        // several times larger).
+        let unitJSON = RecordJSONWriter.array(units, manifests: false)
         let grantJSON = RecordJSONWriter.grantArray(grants)
-        // Only done units with files have rows for `outputs`; most batches (leases, empty manifests) have none, and
-        // then PostgreSQL need not parse the unit records a second time.
-        let withOutputs = units.filter { $0.state == .done && !($0.manifest?.files.isEmpty ?? true) }
-        let outputJSON = withOutputs.isEmpty ? "[]" : RecordJSONWriter.array(withOutputs)
+        let outputJSON = RecordJSONWriter.outputArray(units)
         // The name was validated to [a-z_][a-z0-9_]*, so quoting needs no escaping (and no trip to the PG thread).
         let s = "\"\(schema)\""
         // One statement is one transaction: a single round trip instead of BEGIN, three statements and COMMIT,
@@ -234,9 +234,8 @@ public struct PostgresLedgerStore: Sendable {
                 SELECT r->>'worker', (r->>'grantedAt')::int8, (r->>'deadline')::int8, r FROM jsonb_array_elements($4::jsonb) AS r
             )\(clearingLeaseJournal ? ", cleared AS (DELETE FROM \(s).lease_grants)" : "")
             INSERT INTO \(s).outputs (unit_id, lease_token, path, table_name, rows, bytes, sha256)
-            SELECT r->>'id', r->>'completedBy', f->>'path', f->>'table', (f->>'rows')::int8, (f->>'bytes')::int8, f->>'sha256'
-            FROM jsonb_array_elements($3::jsonb) AS r, jsonb_array_elements(r->'manifest'->'files') AS f
-            WHERE r->>'state' = 'done'
+            SELECT f->>'unit', f->>'token', f->>'path', f->>'table', (f->>'rows')::int8, (f->>'bytes')::int8, f->>'sha256'
+            FROM jsonb_array_elements($3::jsonb) AS f
             ON CONFLICT (unit_id, path) DO NOTHING
             """, [.text(runJSON), .text(unitJSON), .text(outputJSON), .text(grantJSON)])
     }
@@ -332,18 +331,23 @@ public struct PostgresLedgerStore: Sendable {
     }
 
     /// Every unit of a run as its full stored row, done ones included, in id order (the ledger in memory keeps
-    /// only the compact form of a done unit).
+    /// only the compact form of a done unit), each done unit with its manifest from `outputs` (files in path order).
     public func units(run: RunID) async throws -> [UnitRecord] {
         let s = try await connection.quoteIdentifier(schema)
         let result = try await connection.query("SELECT record::text FROM \(s).units WHERE run_id = $1 ORDER BY id", [.text(run.rawValue)])
+        var files: [String: [OutputFile]] = [:]
+        for output in try await acceptedOutputs(run: run) { files[output.unit, default: []].append(output.file) }
         let decoder = JSONDecoder()
         return try result.rows.compactMap { row in
             guard let text = row[0] else { return nil }
+            let unit: UnitRecord
             do {
-                return try decoder.decode(UnitRecord.self, from: Data(text.utf8))
+                unit = try decoder.decode(UnitRecord.self, from: Data(text.utf8))
             } catch {
                 throw LedgerStoreError(code: .corruptRow, schema: schema, detail: "units row \(text.prefix(120)): \(error)")
             }
+            guard unit.state == .done, unit.manifest == nil else { return unit }
+            return unit.withManifest(Manifest(files: files[unit.id.rawValue] ?? []))
         }
     }
 

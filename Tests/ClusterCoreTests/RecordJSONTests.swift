@@ -41,6 +41,20 @@ import Testing
         }
         #expect(try decoder.decode([UnitRecord].self, from: Data(RecordJSONWriter.array(units).utf8)) == units)
         #expect(try decoder.decode([UnitRecord].self, from: Data(RecordJSONWriter.array([]).utf8)) == [])
+
+        // The store's form: records without manifests, and the accepted files as flat rows.
+        let bare = try decoder.decode([UnitRecord].self, from: Data(RecordJSONWriter.array(units, manifests: false).utf8))
+        #expect(bare.allSatisfy { $0.manifest == nil })
+        for (stored, unit) in zip(bare, units) { #expect((unit.manifest.map { stored.withManifest($0) } ?? stored) == unit) }
+        struct Row: Decodable, Equatable { let unit, token, path, table, sha256: String; let rows, bytes: Int64 }
+        let rows = try decoder.decode([Row].self, from: Data(RecordJSONWriter.outputArray(units).utf8))
+        let expected = units.filter { $0.state == .done }.flatMap { unit in
+            (unit.manifest?.files ?? []).map {
+                Row(unit: unit.id.rawValue, token: unit.completedBy!.rawValue, path: $0.path, table: $0.table, sha256: $0.sha256, rows: $0.rows, bytes: $0.bytes)
+            }
+        }
+        #expect(rows == expected && rows.count == 2 && rows.contains { $0.path == "naver/\(tricky).parquet" })
+        #expect(RecordJSONWriter.outputArray([]) == "[]")
     }
 
     @Test func leaseGrantEntriesDecodeToEqualRecords() throws {

@@ -213,6 +213,14 @@ import Testing
             #expect(tokens.allSatisfy { rebuilt.completedUnit($0.unit) == CompletedUnit(run: spec.defaultID, token: $0) })
             #expect(rebuilt.counts(run: spec.defaultID) == StateCounts(pending: 0, leased: 1, done: 7, dead: 0))
 
+            // Records leave the manifest out; the full rows come back with it from `outputs`.
+            let withManifest = try await store.connection.query("SELECT count(*) FROM \(store.schema).units WHERE record ? 'manifest'")
+            #expect(try withManifest.rows.first?.value(0, as: Int.self) == 0)
+            let stored = try await store.units(run: spec.defaultID)
+            #expect(stored.count == 8 && stored.filter { $0.state == .done }.allSatisfy { unit in
+                unit.manifest == Self.manifest("out/\(unit.completedBy!.rawValue).parquet", rows: 2)
+            })
+
             let broken = tokens[3].unit
             try await store.connection.execute("UPDATE \(store.schema).units SET lease_epoch = -1 WHERE id = $1", [.text(broken.rawValue)])
             let error = await #expect(throws: LedgerStoreError.self) { try await store.loadLedger(config: LedgerConfig()) }
