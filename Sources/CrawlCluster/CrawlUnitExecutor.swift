@@ -85,7 +85,16 @@ public final class CrawlUnitExecutor: UnitExecutor {
         self.logger = logger
     }
 
+    /// Runs the unit on the HTTP client's thread when it offers one (`HTTPFetching.preferredTaskExecutor`): fetching,
+    /// parsing and the continuations in between then stay on one thread instead of crossing from a pool thread to
+    /// curl's and back for every request. File writes still go to their own queues.
     public func execute(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
+        await withTaskExecutorPreference(http.preferredTaskExecutor) {
+            await self.run(unit, context: context)
+        }
+    }
+
+    private func run(_ unit: GrantedUnit, context: UnitContext) async -> UnitOutcome {
         let task: CrawlTask
         do {
             task = try CrawlUnits.task(of: unit.seed)

@@ -39,6 +39,13 @@ public final class HTTPClient: Sendable {
     var threadID: Int { shared.threadID.load(ordering: .acquiring) }
     private let nextID = Atomic<UInt64>(0)
 
+    /// The transfer thread as a task executor. A task that prefers it (`withTaskExecutorPreference`) runs between
+    /// curl's events on the same thread that drives the transfers, so a fetch is handed to curl and its completion
+    /// resumes the caller without crossing threads (no eventfd write, no wake-up of another thread per request).
+    /// Its jobs must not block (file I/O and other blocking calls belong on a queue of their own): while one runs,
+    /// no transfer makes progress.
+    public var taskExecutor: any TaskExecutor { shared }
+
     /// Starts the transfer thread. Throws when libcurl cannot be initialised.
     public init(configuration: Configuration = .init(), logger: Logger? = nil) throws {
         guard curlGlobalInitResult == CURLE_OK else {
@@ -102,6 +109,9 @@ public final class HTTPClient: Sendable {
 
     /// Stops the thread after failing every pending fetch with `.shutdown`; returns once curl is cleaned up.
     /// Calling it again (or concurrently) waits for the same stop.
+    ///
+    /// Tasks that still prefer `taskExecutor` keep running: once the thread has stopped, their jobs go to the
+    /// global concurrent executor.
     public func shutdown() async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             let (abandoned, stopped): ([Submission], Bool) = shared.inbox.withLock { inbox in
@@ -163,7 +173,12 @@ struct Inbox: ~Copyable {
     var state = State.running
     var submissions: [Submission] = []
     var cancellations: [UInt64] = []
+    /// Jobs of tasks that prefer the transfer thread as their executor, run by the loop in order.
+    var jobs: [UnownedJob] = []
     var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The loop found the inbox empty and waits (or is about to wait) for sockets: only then does new work need a
+    /// wake-up. While it runs it looks at the inbox again before waiting, so jobs it enqueues itself cost no syscall.
+    var loopWaiting = false
     /// A wakeup was sent since the loop last drained the inbox, so another one is unnecessary.
     var wakeupPending = false
 }
@@ -192,12 +207,26 @@ final class Shared: Sendable {
     #endif
 
     func wakeUp(_ inbox: inout Inbox) {
-        guard !inbox.wakeupPending, inbox.state != .stopped else { return }
+        guard inbox.loopWaiting, !inbox.wakeupPending, inbox.state != .stopped else { return }
         inbox.wakeupPending = true
         #if os(Linux)
         ccurl_events_wake(wakeFD)
         #else
         curl_multi_wakeup(multi)
         #endif
+    }
+}
+
+extension Shared: TaskExecutor {
+    /// Queues `job` for the transfer thread; once that thread has stopped, the global concurrent executor runs it.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let accepted = inbox.withLock { inbox -> Bool in
+            guard inbox.state != .stopped else { return false }
+            inbox.jobs.append(job)
+            wakeUp(&inbox)
+            return true
+        }
+        if !accepted { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
     }
 }

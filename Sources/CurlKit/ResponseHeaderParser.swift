@@ -20,7 +20,22 @@ struct ResponseHeaderParser {
         guard end > 0 else { return true }  // the blank line that ends a header block
         bytes += end
         guard bytes <= Self.maxBytes else { return false }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
+        let field = UnsafeRawBufferPointer(rebasing: line[0..<end])
+        if line[0] != 0x20 && line[0] != 0x09, field.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            // Printable ASCII (nearly every field): bytes and characters coincide, so split by bytes and make
+            // only the two strings kept.
+            guard let colon = field.firstIndex(of: UInt8(ascii: ":")) else { return true }
+            var from = colon + 1
+            var to = end
+            while from < to, field[from] == 0x20 || field[from] == 0x09 { from += 1 }
+            while to > from, field[to - 1] == 0x20 || field[to - 1] == 0x09 { to -= 1 }
+            headers.append(
+                HTTPHeader(
+                    String(decoding: UnsafeRawBufferPointer(rebasing: field[..<colon]), as: UTF8.self),
+                    String(decoding: UnsafeRawBufferPointer(rebasing: field[from..<to]), as: UTF8.self)))
+            return true
+        }
+        let text = String(decoding: field, as: UTF8.self)
         if line[0] == 0x20 || line[0] == 0x09 {  // obsolete line folding continues the previous value
             if !headers.isEmpty {
                 let more = trimmed(Substring(text))

@@ -51,6 +51,10 @@ final class TransferLoop: @unchecked Sendable {
     /// Reset easy handles kept for reuse; their allocations and DNS cache survive `curl_easy_reset`.
     private var idle: [UnsafeMutableRawPointer] = []
     private let maxIdle: Int
+    /// Header lists of bodiless requests by their fields, built once: a crawler sends the same few header sets
+    /// again and again, and libcurl only keeps a pointer to the list. Freed when the loop stops.
+    private var headerLists: [[HTTPHeader]: UnsafeMutablePointer<curl_slist>] = [:]
+    private static let maxHeaderLists = 64
 
     init(shared: Shared, configuration: HTTPClient.Configuration, logger: Logger) {
         self.shared = shared
@@ -74,16 +78,21 @@ final class TransferLoop: @unchecked Sendable {
         #if !os(Linux)
         var running: Int32 = 0
         #endif
+        let executor = shared.asUnownedTaskExecutor()
         while true {
-            let (submissions, cancellations, stopping): ([Submission], [UInt64], Bool) = shared.inbox.withLock {
-                inbox in
-                defer {
-                    inbox.submissions = []
-                    inbox.cancellations = []
-                    inbox.wakeupPending = false
+            let (submissions, cancellations, jobs, stopping): ([Submission], [UInt64], [UnownedJob], Bool) =
+                shared.inbox.withLock { inbox in
+                    let stopping = inbox.state != .running
+                    // Jobs left at a stop are handed to the global executor by `stop()`.
+                    let jobs = stopping ? [] : inbox.jobs
+                    defer {
+                        inbox.submissions = []
+                        inbox.cancellations = []
+                        if !stopping { inbox.jobs = [] }
+                        inbox.wakeupPending = false
+                    }
+                    return (inbox.submissions, inbox.cancellations, jobs, stopping)
                 }
-                return (inbox.submissions, inbox.cancellations, inbox.state != .running)
-            }
             if stopping {
                 for submission in submissions {
                     submission.continuation.resume(throwing: HTTPFetchError.ours(.shutdown, url: submission.request.url))
@@ -92,9 +101,18 @@ final class TransferLoop: @unchecked Sendable {
             }
             for submission in submissions { start(submission) }
             for id in cancellations { cancel(id) }
+            for job in jobs { job.runSynchronously(on: executor) }
+            // Block only if nothing arrived meanwhile (jobs just run may have queued fetches or more jobs);
+            // otherwise only collect what curl has ready and come straight back.
+            let mayWait = shared.inbox.withLock { inbox in
+                let idle = inbox.submissions.isEmpty && inbox.cancellations.isEmpty && inbox.jobs.isEmpty
+                    && inbox.state == .running
+                inbox.loopWaiting = idle
+                return idle
+            }
             #if os(Linux)
             // Waits for a ready socket, curl's timer or a wake-up, and lets curl act on exactly those.
-            if ccurl_events_run(shared.events, 1000) < 0 {
+            if ccurl_events_run(shared.events, mayWait ? 1000 : 0) < 0 {
                 logger.error("epoll_wait failed", metadata: ["errno": "\(errno)"])
             }
             drainCompletions()
@@ -104,8 +122,9 @@ final class TransferLoop: @unchecked Sendable {
                 logger.error("curl_multi_perform failed", metadata: ["code": "\(performed.rawValue)"])
             }
             drainCompletions()
-            _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            if mayWait { _ = curl_multi_poll(multi, nil, 0, 1000, nil) }
             #endif
+            if mayWait { shared.inbox.withLock { $0.loopWaiting = false } }
         }
         stop()
     }
@@ -185,11 +204,18 @@ final class TransferLoop: @unchecked Sendable {
             })
 
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        for header in request.headers {
-            // "Name;" is libcurl's spelling of a header sent with an empty value.
-            let line = header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)"
-            list = curl_slist_append(list, line)
+        var listIsShared = false
+        if request.body == nil, !request.headers.isEmpty {
+            if let shared = headerLists[request.headers] {
+                list = shared
+                listIsShared = true
+            } else if headerLists.count < Self.maxHeaderLists {
+                list = Self.headerList(request.headers)
+                if let list { headerLists[request.headers] = list }
+                listIsShared = true
+            }
         }
+        if !listIsShared { list = Self.headerList(request.headers) }
         switch (request.method, request.body) {
         case ("GET", nil): check(ccurl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1))
         case ("HEAD", nil): check(ccurl_easy_setopt_long(easy, CURLOPT_NOBODY, 1))
@@ -211,9 +237,19 @@ final class TransferLoop: @unchecked Sendable {
             }
             list = curl_slist_append(list, "Expect:")  // no 100-continue round trip
         }
-        transfer.requestHeaders = list
+        if !listIsShared { transfer.requestHeaders = list }
         if let list { check(ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)) }
         return first
+    }
+
+    private static func headerList(_ headers: [HTTPHeader]) -> UnsafeMutablePointer<curl_slist>? {
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for header in headers {
+            // "Name;" is libcurl's spelling of a header sent with an empty value.
+            let line = header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)"
+            list = curl_slist_append(list, line)
+        }
+        return list
     }
 
     private func cancel(_ id: UInt64) {
@@ -251,11 +287,21 @@ final class TransferLoop: @unchecked Sendable {
             status: status,
             headers: transfer.headers.headers,
             body: transfer.body,
-            url: effective.map { String(cString: $0) } ?? transfer.url,
+            url: effectiveURL(effective, requested: transfer.url),
             httpVersion: Self.versionName(version),
             timings: HTTPTimings(
                 total: micros(CURLINFO_TOTAL_TIME_T), connect: micros(CURLINFO_CONNECT_TIME_T),
                 firstByte: micros(CURLINFO_STARTTRANSFER_TIME_T)))
+    }
+
+    /// The effective URL, sharing the requested string when they are equal (no redirect): no copy per response.
+    private func effectiveURL(_ effective: UnsafeMutablePointer<CChar>?, requested: String) -> String {
+        guard let effective else { return requested }
+        var requested = requested
+        let same = requested.withUTF8 { bytes in
+            strlen(effective) == bytes.count && memcmp(effective, bytes.baseAddress!, bytes.count) == 0
+        }
+        return same ? requested : String(cString: effective)
     }
 
     static func versionName(_ version: Int) -> String {
@@ -302,11 +348,17 @@ final class TransferLoop: @unchecked Sendable {
         }
         for easy in idle { curl_easy_cleanup(easy) }
         idle = []
-        let waiters = shared.inbox.withLock { inbox in
+        for list in headerLists.values { curl_slist_free_all(list) }
+        headerLists = [:]
+        let (waiters, jobs) = shared.inbox.withLock { inbox in
             inbox.state = .stopped
-            defer { inbox.shutdownWaiters = [] }
-            return inbox.shutdownWaiters
+            defer {
+                inbox.shutdownWaiters = []
+                inbox.jobs = []
+            }
+            return (inbox.shutdownWaiters, inbox.jobs)
         }
+        for job in jobs { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
         curl_multi_cleanup(multi)
         #if os(Linux)
         ccurl_events_close(shared.events)  // after the cleanup, whose socket callbacks still use it

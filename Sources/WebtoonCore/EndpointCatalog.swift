@@ -177,17 +177,23 @@ public struct EndpointCatalog: Sendable, Hashable {
             // Validation guarantees both; a catalog built by hand without them is a programming error.
             preconditionFailure("\(platform) catalog has no usable endpoint \(endpoint)")
         }
-        let values = parameters.placeholderValues
-        var url = base + Self.expand(template.path, values, encode: Self.percentEncodePath)
+        // Built for every request: no dictionary of values, and text that needs no escaping is not copied.
+        let value = parameters.placeholderValue(named:)
+        var url = base + Self.expand(template.path, value, encode: Self.percentEncodePath)
         if !template.query.isEmpty {
             url += "?"
-            url += template.query.map { pair in
-                Self.percentEncodeQuery(pair.name) + "=" + Self.expand(pair.value, values, encode: Self.percentEncodeQuery)
-            }.joined(separator: "&")
+            var first = true
+            for pair in template.query {
+                if !first { url += "&" }
+                first = false
+                url += Self.percentEncodeQuery(pair.name)
+                url += "="
+                url += Self.expand(pair.value, value, encode: Self.percentEncodeQuery)
+            }
         }
         var fields = headers
         for field in template.headers {
-            fields.removeAll { $0.name.lowercased() == field.name.lowercased() }
+            fields.removeAll { asciiCaseInsensitiveEqual($0.name, field.name) }
             fields.append(field)
         }
         return EndpointRequest(
@@ -197,6 +203,34 @@ public struct EndpointCatalog: Sendable, Hashable {
     // MARK: Internals
 
     static func expand(_ template: String, _ values: [String: String], encode: (String) -> String) -> String {
+        expand(template, { values[$0] }, encode: encode)
+    }
+
+    static func expand(_ template: String, _ value: (String) -> String?, encode: (String) -> String) -> String {
+        guard template.utf8.contains(UInt8(ascii: "{")) else { return encode(template) }
+        if template.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            // Printable ASCII (every catalog template): bytes and characters coincide, so scan bytes.
+            let bytes = Array(template.utf8)
+            func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+            var output = ""
+            var start = 0
+            while let open = bytes[start...].firstIndex(of: UInt8(ascii: "{")) {
+                output += encode(text(start..<open))
+                guard let close = bytes[open...].firstIndex(of: UInt8(ascii: "}")) else {
+                    return output + encode(text(open..<bytes.count))
+                }
+                output += encode(value(text((open + 1)..<close)) ?? "")
+                start = close + 1
+            }
+            return output + encode(text(start..<bytes.count))
+        }
+        return expandByCharacters(template, value, encode: encode)
+    }
+
+    /// `expand` over characters: any template, and the reference the byte scan is tested against.
+    static func expandByCharacters(_ template: String, _ value: (String) -> String?, encode: (String) -> String)
+        -> String
+    {
         var output = ""
         var rest = Substring(template)
         while let open = rest.firstIndex(of: "{") {
@@ -206,7 +240,7 @@ public struct EndpointCatalog: Sendable, Hashable {
                 return output
             }
             let name = String(rest[rest.index(after: open)..<close])
-            output += encode(values[name] ?? "")
+            output += encode(value(name) ?? "")
             rest = rest[rest.index(after: close)...]
         }
         return output + encode(String(rest))
@@ -230,6 +264,8 @@ public struct EndpointCatalog: Sendable, Hashable {
 
     /// RFC 3986 unreserved characters pass; everything else (including `[`, `]`, `&`, `=`) is %XX.
     static func percentEncode(_ text: String, keepSlash: Bool) -> String {
+        // Most pieces (literal paths, numbers) need no escaping: return them as they are.
+        if text.utf8.allSatisfy({ isUnreserved($0) || ($0 == UInt8(ascii: "/") && keepSlash) }) { return text }
         var out = ""
         for byte in text.utf8 {
             switch byte {
@@ -247,6 +283,16 @@ public struct EndpointCatalog: Sendable, Hashable {
             }
         }
         return out
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            true
+        default: false
+        }
     }
 
     /// `http(s)://authority[/prefix]` without query, fragment, spaces or control characters; trailing "/" removed.
@@ -319,6 +365,19 @@ public struct EndpointParameters: Codable, Sendable, Hashable {
         self.offset = offset
         self.limit = limit
         self.day = day
+    }
+
+    /// The value of placeholder `name`, as `placeholderValues[name]` gives it.
+    func placeholderValue(named name: String) -> String? {
+        switch name {
+        case "titleId": titleId.map { String($0) }
+        case "episodeId": episodeId.map { String($0) }
+        case "page": page.map { String($0) }
+        case "offset": offset.map { String($0) }
+        case "limit": limit.map { String($0) }
+        case "day": day.flatMap { Weekdays.kakaoKeys.indices.contains($0) ? Weekdays.kakaoKeys[$0] : nil }
+        default: nil
+        }
     }
 
     var placeholderValues: [String: String] {
@@ -581,4 +640,14 @@ extension EndpointCatalog {
         if let circuitBreaker { copy.circuitBreaker = circuitBreaker }
         return copy
     }
+}
+
+/// `a.lowercased() == b.lowercased()` without allocating when both are ASCII (header names always are).
+func asciiCaseInsensitiveEqual(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.allSatisfy({ $0 < 0x80 }) && b.utf8.allSatisfy({ $0 < 0x80 }) else {
+        return a.lowercased() == b.lowercased()
+    }
+    guard a.utf8.count == b.utf8.count else { return false }
+    func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+    return zip(a.utf8, b.utf8).allSatisfy { lower($0) == lower($1) }
 }

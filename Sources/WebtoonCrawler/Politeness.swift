@@ -4,9 +4,17 @@ import WebtoonCore
 /// The slice of an HTTP client the crawler needs; `HTTPClient` conforms, and tests use an in-memory fetcher.
 public protocol HTTPFetching: Sendable {
     func fetch(_ request: HTTPRequest) async throws -> HTTPResponse
+    /// The executor fetches are cheapest from (the HTTP client's own thread, see `HTTPClient.taskExecutor`), or nil.
+    var preferredTaskExecutor: (any TaskExecutor)? { get }
 }
 
-extension HTTPClient: HTTPFetching {}
+extension HTTPFetching {
+    public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+}
+
+extension HTTPClient: HTTPFetching {
+    public var preferredTaskExecutor: (any TaskExecutor)? { taskExecutor }
+}
 
 /// Monotonic time and sleeping, injected so retry, rate-limit and breaker tests run in virtual time.
 public protocol CrawlerClock: Sendable {

@@ -282,6 +282,9 @@ public struct RawStorage: Sendable {
     }
 
     static func makeDirectories(_ path: String) throws {
+        // Usually the folder exists already (one per platform, task kind and day): one syscall instead of one per
+        // component.
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component

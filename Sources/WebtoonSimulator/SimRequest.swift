@@ -15,8 +15,13 @@ struct SimRequest: Sendable {
 
     /// Splits `/a/b?x=1&y=%5B2%5D` into a path and decoded query items (the first occurrence of a name wins).
     init(uri: String, headers: [String: String]) {
+        (path, query) = Self.splitASCII(uri) ?? Self.splitByCharacters(uri)
+        self.headers = headers
+    }
+
+    /// The path, and the query items percent-decoded (the first occurrence of a name wins).
+    static func splitByCharacters(_ uri: String) -> (path: String, query: [String: String]) {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        path = String(parts[0])
         var query: [String: String] = [:]
         if parts.count == 2 {
             for item in parts[1].split(separator: "&") {
@@ -25,8 +30,36 @@ struct SimRequest: Sendable {
                 if query[name] == nil { query[name] = pair.count == 2 ? Self.percentDecode(pair[1]) : "" }
             }
         }
-        self.query = query
-        self.headers = headers
+        return (String(parts[0]), query)
+    }
+
+    /// The same split by bytes, for printable-ASCII URIs (what clients send: anything else is percent-encoded),
+    /// where bytes and characters coincide; nil for any other URI, which takes the character-based path.
+    static func splitASCII(_ uri: String) -> (path: String, query: [String: String])? {
+        var uri = uri
+        return uri.withUTF8 { bytes -> (path: String, query: [String: String])? in
+            guard bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+            func text(_ range: Range<Int>) -> Substring {
+                Substring(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+            }
+            guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else {
+                return (String(decoding: bytes, as: UTF8.self), [:])
+            }
+            var query: [String: String] = [:]
+            var start = mark + 1
+            while start <= bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.count
+                if end > start {  // `split(separator: "&")` skips empty items
+                    let equals = bytes[start..<end].firstIndex(of: UInt8(ascii: "="))
+                    let name = percentDecode(text(start..<(equals ?? end)))
+                    if query[name] == nil {
+                        query[name] = equals.map { percentDecode(text(($0 + 1)..<end)) } ?? ""
+                    }
+                }
+                start = end + 1
+            }
+            return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<mark]), as: UTF8.self), query)
+        }
     }
 
     static func percentDecode(_ text: Substring) -> String {

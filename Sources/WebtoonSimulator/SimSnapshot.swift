@@ -261,7 +261,7 @@ final class SimSnapshot: Sendable {
         w.object { w in
             w.field("titleId", t.id)
             w.field("thumbnailUrl", t.thumbnailUrl)
-            w.field("sharedThumbnailUrl", t.thumbnailUrl.replacing("image-comic", with: "shared-comic"))
+            w.field("sharedThumbnailUrl", t.thumbnailUrl.replacingEvery("image-comic", with: "shared-comic"))
             w.field("titleName", t.name)
             w.field("webtoonLevelCode", "WEBTOON")
             w.object("author") { w in
@@ -670,13 +670,13 @@ final class SimSnapshot: Sendable {
                 w.array("seoKeywords") { w in for k in t.keywords { w.string("#" + k) } }
                 w.field("catchphraseTwoLines", t.synopsis)
                 w.field("featuredCharacterImageA", t.thumbnailUrl)
-                w.field("featuredCharacterImageB", t.thumbnailUrl.replacing("/c1/", with: "/c2/"))
-                w.field("backgroundImage", t.thumbnailUrl.replacing("/c1/", with: "/bg/"))
-                w.field("titleImageA", t.thumbnailUrl.replacing("/c1/", with: "/ta/"))
-                w.field("titleImageB", t.thumbnailUrl.replacing("/c1/", with: "/tb/"))
-                w.field("lookThroughImage", t.thumbnailUrl.replacing("/c1/", with: "/lt/"))
+                w.field("featuredCharacterImageB", t.thumbnailUrl.replacingEvery("/c1/", with: "/c2/"))
+                w.field("backgroundImage", t.thumbnailUrl.replacingEvery("/c1/", with: "/bg/"))
+                w.field("titleImageA", t.thumbnailUrl.replacingEvery("/c1/", with: "/ta/"))
+                w.field("titleImageB", t.thumbnailUrl.replacingEvery("/c1/", with: "/tb/"))
+                w.field("lookThroughImage", t.thumbnailUrl.replacingEvery("/c1/", with: "/lt/"))
                 w.array("lookThroughImages") { w in
-                    for i in 1...3 { w.string(t.thumbnailUrl.replacing("/c1/", with: "/lt\(i)/")) }
+                    for i in 1...3 { w.string(t.thumbnailUrl.replacingEvery("/c1/", with: "/lt\(i)/")) }
                 }
                 w.field("serialStartDateTime", t.schedule.date(ofEpisode: 0).kakaoDateTime)
             }
@@ -864,4 +864,32 @@ final class SimSnapshot: Sendable {
 struct SimResponseBox: Error {
     let response: SimResponse
     init(_ response: SimResponse) { self.response = response }
+}
+
+extension String {
+    /// `replacing(target, with: replacement)` (every non-overlapping match, left to right) by bytes, for the
+    /// printable-ASCII URLs the simulator rewrites; `_StringProcessing`'s generic searcher was most of the cost of
+    /// prewarming Kakao's timetable. Anything else takes the library's path, so the result is always the same.
+    func replacingEvery(_ target: String, with replacement: String) -> String {
+        func printableASCII(_ text: String) -> Bool { text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
+        guard !target.isEmpty, printableASCII(self), printableASCII(target) else {
+            return replacing(target, with: replacement)
+        }
+        let bytes = Array(utf8)
+        let pattern = Array(target.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + replacement.utf8.count)
+        var index = 0
+        while index + pattern.count <= bytes.count {
+            if bytes[index] == pattern[0] && bytes[index..<(index + pattern.count)].elementsEqual(pattern) {
+                output.append(contentsOf: replacement.utf8)
+                index += pattern.count
+            } else {
+                output.append(bytes[index])
+                index += 1
+            }
+        }
+        output.append(contentsOf: bytes[index...])
+        return String(decoding: output, as: UTF8.self)
+    }
 }

@@ -1,3 +1,4 @@
+import CCurl
 import NIOCore
 import NIOPosix
 import Testing
@@ -280,6 +281,48 @@ import Testing
             let head = try await client.fetch(HTTPRequest(url: server.url("/small?h"), method: "HEAD"))
             #expect(head.status == 200 && head.body.isEmpty && head.header("content-length") == "7")
         }
+    }
+
+    @Test func tasksPreferringTheTransferThreadRunThereWithRepeatedAndChangingHeaders() async throws {
+        try await withServer { server, client, _ in
+            try await withTaskExecutorPreference(client.taskExecutor) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for i in 0..<300 {
+                        group.addTask {
+                            #expect(Int(ccurl_current_thread_id()) == client.threadID)
+                            // Three header sets again and again (each header list is built once), one new per request.
+                            let repeated = "set\(i % 3)"
+                            let response = try await client.fetch(
+                                HTTPRequest(url: server.url("/echo?\(i)"), headers: [HTTPHeader("X-Test", repeated)]))
+                            #expect(response.status == 200 && response.header("x-seen") == repeated)
+                            let unique = try await client.fetch(
+                                HTTPRequest(url: server.url("/echo"), headers: [HTTPHeader("X-Test", "only-\(i)")]))
+                            #expect(unique.header("x-seen") == "only-\(i)")
+                            #expect(response.url == server.url("/echo?\(i)"))
+                            #expect(Int(ccurl_current_thread_id()) == client.threadID)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+
+    @Test func tasksPreferringAStoppedClientsThreadStillRun() async throws {
+        let client = try HTTPClient()
+        await client.shutdown()
+        let stopped = client.threadID
+        let ranOn = await withTaskExecutorPreference(client.taskExecutor) {
+            await Task.yield()  // a job enqueued on the stopped executor
+            return Int(ccurl_current_thread_id())
+        }
+        #expect(ranOn != stopped && ranOn != 0)
+        let error = await #expect(throws: HTTPFetchError.self) {
+            try await withTaskExecutorPreference(client.taskExecutor) {
+                try await client.fetch(HTTPRequest(url: "http://127.0.0.1:9/"))
+            }
+        }
+        #expect(error?.code == .shutdown)
     }
 
     @Test func shutdownAndDroppingTheClientBothEndItsThread() async throws {

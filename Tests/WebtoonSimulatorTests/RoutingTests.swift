@@ -78,3 +78,29 @@ import Testing
 extension SimResponse: Equatable {
     public static func == (a: SimResponse, b: SimResponse) -> Bool { a.status == b.status && a.body == b.body }
 }
+
+@Suite struct RequestSplitTests {
+    @Test func byteSplitEqualsCharacterSplitForASCIIURIs() throws {
+        var random = SplitMix64(seed: 0x5_1A17)
+        let pieces = ["/", "a", "Z", "7", "?", "&", "&&", "=", "==", "%", "%5B", "%ZZ", "+", " ", "titleId", "q", "~", "#"]
+        for _ in 0..<4_000 {
+            let uri = (0..<Int(random.next() % 14)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let fast = try #require(SimRequest.splitASCII(uri))
+            let reference = SimRequest.splitByCharacters(uri)
+            #expect(fast.path == reference.path && fast.query == reference.query, "\(uri)")
+        }
+        #expect(SimRequest.splitASCII("/é?x=1") == nil)
+        #expect(SimRequest.splitASCII("/a\r\n?x=1") == nil)
+    }
+
+    @Test func everyReplacementEqualsTheLibrarys() {
+        var random = SplitMix64(seed: 0xC1)
+        let pieces = ["/c1/", "/c1", "c1/", "/", "c", "1", "image-comic", "x", "é", "\r\n"]
+        for _ in 0..<2_000 {
+            let text = (0..<Int(random.next() % 10)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            for (target, replacement) in [("/c1/", "/lt2/"), ("image-comic", "shared-comic"), ("c1/c", ""), ("/", "//")] {
+                #expect(text.replacingEvery(target, with: replacement) == text.replacing(target, with: replacement))
+            }
+        }
+    }
+}
