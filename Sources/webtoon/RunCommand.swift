@@ -32,16 +32,16 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Worker processes.")
     var workers: Int = 3
 
-    @Option(help: "Units each worker runs at once (default: 16 against the simulator, 4 with --live).")
+    @Option(help: "Units each worker runs at once (default: 32 against the simulator, 4 with --live).")
     var concurrency: Int?
 
-    @Option(help: "Units each worker leases ahead of a free slot.")
-    var prefetch: Int = 2
+    @Option(help: "Units each worker leases ahead of a free slot (default: 4 against the simulator, 2 with --live).")
+    var prefetch: Int?
 
-    @Option(name: .customLong("max-in-flight"), help: "Requests in flight per platform per worker (default: 32 against the simulator; 0 or --live: the catalogs' 5 Naver / 8 Kakao).")
+    @Option(name: .customLong("max-in-flight"), help: "Requests in flight per platform per worker (default: 128 against the simulator; 0 or --live: the catalogs' 5 Naver / 8 Kakao).")
     var maxInFlight: Int?
 
-    @Option(name: .customLong("episode-parallelism"), help: "Episodes of one episode unit fetched at once (default: 16 against the simulator, 4 with --live).")
+    @Option(name: .customLong("episode-parallelism"), help: "Episodes of one episode unit fetched at once (default: 20 against the simulator, 4 with --live).")
     var episodeParallelism: Int?
 
     @Option(name: .customLong("idle-poll-ms"), help: "How long an idle worker waits before asking for units again.")
@@ -126,7 +126,7 @@ struct RunCommand: AsyncParsableCommand {
         try ClusterSupport.validateLogLevel(logLevel)
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         if let batchSize, !(1...RunSpec.maxEpisodeBatchSize).contains(batchSize) { throw ValidationError("--batch-size must be in 1...\(RunSpec.maxEpisodeBatchSize)") }
-        guard (0...256).contains(prefetch) else { throw ValidationError("--prefetch must be in 0...256") }
+        if let prefetch, !(0...256).contains(prefetch) { throw ValidationError("--prefetch must be in 0...256") }
         if let maxInFlight, !(0...1_000).contains(maxInFlight) { throw ValidationError("--max-in-flight must be in 0...1000") }
         if let episodeParallelism, !(1...1_000).contains(episodeParallelism) {
             throw ValidationError("--episode-parallelism must be in 1...1000")
@@ -148,10 +148,13 @@ struct RunCommand: AsyncParsableCommand {
     /// Politeness for a simulated run: the simulator is ours and local, so the defaults are sized to measure the
     /// machinery (in-flight and rate caps that do not bind); `--live` keeps the catalogs' and the coordinator's
     /// polite defaults.
+    /// Sized from the daily crawl at 30 ms latency (docs/bench/cluster.md, section 4): with 16 units and 32
+    /// requests in flight per worker the crawl was paced by its request pattern, not by CPU.
     static let simulatedRate = 50_000.0
-    static let simulatedMaxInFlight = 32
-    static let simulatedEpisodeParallelism = 16
-    static let simulatedConcurrency = 16
+    static let simulatedMaxInFlight = 128
+    static let simulatedEpisodeParallelism = 20
+    static let simulatedConcurrency = 32
+    static let simulatedPrefetch = 4
 
     func run() async throws {
         let started = ContinuousClock.now
@@ -194,7 +197,7 @@ struct RunCommand: AsyncParsableCommand {
             for index in 1...workers {
                 var arguments = [
                     "worker", "--coordinator", address, "--data-root", "file://" + rootPath, "--concurrency", "\(concurrency ?? (live ? 4 : Self.simulatedConcurrency))",
-                    "--prefetch", "\(prefetch)", "--episode-parallelism", "\(episodeParallelism ?? (live ? 4 : Self.simulatedEpisodeParallelism))",
+                    "--prefetch", "\(prefetch ?? (live ? 2 : Self.simulatedPrefetch))", "--episode-parallelism", "\(episodeParallelism ?? (live ? 4 : Self.simulatedEpisodeParallelism))",
                     "--platforms", spec.platforms.joined(separator: ","), "--id", "worker-\(index)", "--log-level", logLevel,
                 ]
                 if let limit = maxInFlight ?? (live ? nil : Self.simulatedMaxInFlight), limit > 0 { arguments += ["--max-in-flight", "\(limit)"] }
