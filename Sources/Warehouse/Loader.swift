@@ -371,6 +371,14 @@ public struct WarehouseLoader: Sendable {
     /// Rows per slice of a row group on the columnar path: about 1 MiB of COPY data for episodes.
     static let sliceRows = 8192
 
+    /// Decoding stays on the producer thread: `parallelDecoding` would use Dispatch's worker threads, which the
+    /// cooperative pool shares on Linux, and measured no faster (the server, not the reader, sets the pace).
+    static var readerOptions: ParquetReaderOptions {
+        var options = ParquetReaderOptions()
+        options.parallelDecoding = false
+        return options
+    }
+
     nonisolated(nonsending) func loadProcessedFiles<Row: WarehouseRow & ParquetRow>(
         _ type: Row.Type, files: [String], on connection: PGConnection, runID: String, snapshotDate: CalendarDay,
         platform: String, expectedRows: Int? = nil, progressInterval: Duration = .seconds(1),
@@ -409,7 +417,7 @@ public struct WarehouseLoader: Sendable {
             var encoder = ProcessedSliceEncoder<Row>(platform: platform, snapshotDate: snapshotDate)
             do {
                 for file in files {
-                    let reader = try ProcessedColumnReader<Row>(path: file, platform: platform)
+                    let reader = try ProcessedColumnReader<Row>(path: file, platform: platform, options: readerOptions)
                     try reader.forEachSlice(rows: sliceRows) { columns in
                         try encoder.append(columns, fileTypes: reader.fileTypes)
                         if encoder.pendingBytes >= PGCopyWriter.batchBytes {
