@@ -103,7 +103,8 @@ extension PGCopyEncoder {
                     throw failure("\(offsets.count) offsets for rows \(rows.lowerBound)..<\(rows.upperBound)")
                 }
                 guard offsets[first] >= 0, offsets[rows.upperBound] <= bytes.count else {
-                    throw failure("offsets \(offsets[first])...\(offsets[rows.upperBound]) outside \(bytes.count) bytes")
+                    throw failure(
+                        "offsets \(offsets[first])...\(offsets[rows.upperBound]) outside \(bytes.count) bytes")
                 }
                 for row in rows {
                     let length = offsets[row + 1] - offsets[row]
@@ -147,7 +148,9 @@ extension PGCopyEncoder {
                     case .float8(let values): writer.fixed(values) { $0.bitPattern.bigEndian }
                     case .bool(let values): writer.fixed(values) { $0 ? UInt8(1) : 0 }
                     case .date(let days):
-                        writer.fixed(days) { Int32(truncatingIfNeeded: Int($0) - PGCalendar.postgresEpochDays).bigEndian }
+                        writer.fixed(days) {
+                            Int32(truncatingIfNeeded: Int($0) - PGCalendar.postgresEpochDays).bigEndian
+                        }
                     case .timestamptz(let micros):
                         writer.fixed(micros) { ($0 &- PGCalendar.postgresEpochMicroseconds).bigEndian }
                     case .repeatedText(let text): writer.repeated(text)
@@ -202,7 +205,9 @@ private struct ColumnWriter {
                 let position = positions[k]
                 if validity?[first + k] ?? true {
                     base.storeBytes(of: length, toByteOffset: position, as: Int32.self)
-                    if let source = text.baseAddress { (base + position + 4).copyMemory(from: source, byteCount: text.count) }
+                    if let source = text.baseAddress {
+                        (base + position + 4).copyMemory(from: source, byteCount: text.count)
+                    }
                     positions[k] = position + 4 + text.count
                 } else {
                     base.storeBytes(of: Self.nullLength, toByteOffset: position, as: Int32.self)
@@ -221,8 +226,11 @@ private struct ColumnWriter {
                     if validity?[row] ?? true {
                         let start = offsets[row]
                         let length = offsets[row + 1] - start
-                        base.storeBytes(of: Int32(truncatingIfNeeded: length).bigEndian, toByteOffset: position, as: Int32.self)
-                        if length > 0 { (base + position + 4).copyMemory(from: bytes.baseAddress! + start, byteCount: length) }
+                        base.storeBytes(
+                            of: Int32(truncatingIfNeeded: length).bigEndian, toByteOffset: position, as: Int32.self)
+                        if length > 0 {
+                            (base + position + 4).copyMemory(from: bytes.baseAddress! + start, byteCount: length)
+                        }
                         positions[k] = position + 4 + length
                     } else {
                         base.storeBytes(of: Self.nullLength, toByteOffset: position, as: Int32.self)

@@ -187,7 +187,8 @@ final class ProcessedColumnReader<Row: ParquetRow> {
 struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
     let platform: String
     let snapshotDate: CalendarDay
-    private var encoder = PGCopyEncoder(format: .binary, reservingCapacity: PGCopyWriter.batchBytes + 4096, header: false)
+    private var encoder = PGCopyEncoder(
+        format: .binary, reservingCapacity: PGCopyWriter.batchBytes + 4096, header: false)
     private var sum: UInt64 = 0
     private(set) var rows = 0
     private(set) var pendingRows = 0
@@ -271,14 +272,17 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
                 columns.batch.columns[position] = values
             }
             if case .date = expected.type, case .int32(let days) = values.storage {
-                for row in 0..<count where !values.isNull(row) && !PGCopyEncoder.encodableDays.contains(Int(days[row])) {
-                    throw failure(columns, expected.name, row: row, "date \(days[row]) days since 1970 is outside years 1...9999")
+                for row in 0..<count where !values.isNull(row) && !PGCopyEncoder.encodableDays.contains(Int(days[row]))
+                {
+                    throw failure(
+                        columns, expected.name, row: row, "date \(days[row]) days since 1970 is outside years 1...9999")
                 }
             }
             if case .timestamp = expected.type, case .int64(let micros) = values.storage {
                 let encodable = PGCopyEncoder.encodableBinaryMicroseconds
                 for row in 0..<count where !values.isNull(row) && !encodable.contains(micros[row]) {
-                    throw failure(columns, expected.name, row: row, "timestamp \(micros[row]) µs since 1970 overflows int8")
+                    throw failure(
+                        columns, expected.name, row: row, "timestamp \(micros[row]) µs since 1970 overflows int8")
                 }
             }
         }
@@ -293,7 +297,8 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
             let values = columns.batch.columns[position]
             switch (expected.type, values.storage) {
             case (.int64, .int32(let narrow)):
-                columns.batch.columns[position] = ColumnValues(.int64(narrow.map(Int64.init)), validity: values.validity)
+                columns.batch.columns[position] = ColumnValues(
+                    .int64(narrow.map(Int64.init)), validity: values.validity)
             case (.int32, .int64(let wide)):
                 columns.batch.columns[position] = ColumnValues(
                     .int32(wide.map { Int32(truncatingIfNeeded: $0) }), validity: values.validity)
@@ -468,7 +473,9 @@ func isWellFormedUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
             index += 3
         case 0xF0...0xF4:
             let second: ClosedRange<UInt8> = lead == 0xF0 ? 0x90...0xBF : lead == 0xF4 ? 0x80...0x8F : 0x80...0xBF
-            guard continuation(index + 1, second), continuation(index + 2), continuation(index + 3) else { return false }
+            guard continuation(index + 1, second), continuation(index + 2), continuation(index + 3) else {
+                return false
+            }
             index += 4
         default:
             return false

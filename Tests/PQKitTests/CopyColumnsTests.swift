@@ -14,7 +14,9 @@ import Testing
         for kind in kinds {
             let nullable = g.next() % 2 == 0
             var values = (0..<rows).map { _ in SampleGenerator.value(kind, &g) }
-            while !nullable, let index = values.firstIndex(of: .null) { values[index] = SampleGenerator.value(kind, &g) }
+            while !nullable, let index = values.firstIndex(of: .null) {
+                values[index] = SampleGenerator.value(kind, &g)
+            }
             let validity: [Bool]? = nullable ? values.map { $0 != .null } : nil
             let column: PGCopyColumn.Values
             switch kind {
@@ -25,9 +27,12 @@ import Testing
             case .bool: column = .bool(values.map { if case .bool(let v) = $0 { v } else { false } })
             case .date:
                 column = .date(
-                    daysSinceUnixEpoch: values.map { if case .date(let v) = $0 { Int32(v.daysSinceUnixEpoch) } else { 0 } })
+                    daysSinceUnixEpoch: values.map {
+                        if case .date(let v) = $0 { Int32(v.daysSinceUnixEpoch) } else { 0 }
+                    })
             case .timestamp:
-                column = .timestamptz(microsecondsSinceUnixEpoch: values.map { if case .timestamp(let v) = $0 { v } else { 0 } })
+                column = .timestamptz(
+                    microsecondsSinceUnixEpoch: values.map { if case .timestamp(let v) = $0 { v } else { 0 } })
             case .text, .bytea:
                 // Text columns carry any bytes; bytea samples stand in for the text column's raw bytes here.
                 var bytes: [UInt8] = []
@@ -72,7 +77,9 @@ import Testing
             let wire = kinds.map { $0 == .text ? Sample.Kind.bytea : $0 }
             let decoded = try CopyDecoder.binary(byColumn.bytes, kinds: Array(repeating: wire, count: upper - lower))
             let expected = samples[lower..<upper].map { row in
-                row.map { sample -> Sample in if case .text(let text) = sample { .bytea(Array(text.utf8)) } else { sample } }
+                row.map { sample -> Sample in
+                    if case .text(let text) = sample { .bytea(Array(text.utf8)) } else { sample }
+                }
             }
             #expect(decoded == Array(expected), "round \(round)")
         }
@@ -86,7 +93,10 @@ import Testing
         try encoder.endRow()
         let before = encoder.bytes
         try encoder.appendBinaryRows(
-            [PGCopyColumn(.int8([1, 2, 3])), PGCopyColumn(.repeatedText(Array("kakao".utf8)), validity: [true, false, true])],
+            [
+                PGCopyColumn(.int8([1, 2, 3])),
+                PGCopyColumn(.repeatedText(Array("kakao".utf8)), validity: [true, false, true]),
+            ],
             rows: 1..<3)
         var expected = PGCopyEncoder(format: .binary, header: false)
         try expected.beginRow(fieldCount: 1)

@@ -53,7 +53,8 @@ import Testing
     static func genres(_ count: Int) -> [GenreRow] {
         (0..<count).map { i in
             GenreRow(
-                platform: "kakao", titleID: Int64(i / 3), genreName: ["로맨스", "a#b", "판타지 ", "e\u{301}"][i % 3] + "\(i)",
+                platform: "kakao", titleID: Int64(i / 3),
+                genreName: ["로맨스", "a#b", "판타지 ", "e\u{301}"][i % 3] + "\(i)",
                 snapshotDate: snapshot, fetchedAt: fetchTime(snapshot, -Int64(i)))
         }
     }
@@ -63,7 +64,8 @@ import Testing
             CommentRow(
                 platform: "naver", titleID: Int64(i / 100), episodeID: Int64(i / 10), commentID: "c\(i)",
                 author: i % 3 == 0 ? nil : texts[i % texts.count], body: texts[(i + 1) % texts.count] + "\n\(i)",
-                likes: i % 4 == 0 ? nil : Int64(i), createdAt: i % 5 == 0 ? nil : fetchTime(snapshot, -86_400 * Int64(i)),
+                likes: i % 4 == 0 ? nil : Int64(i),
+                createdAt: i % 5 == 0 ? nil : fetchTime(snapshot, -86_400 * Int64(i)),
                 snapshotDate: snapshot, fetchedAt: fetchTime(snapshot))
         }
     }
@@ -106,7 +108,8 @@ import Testing
 
     static func dropSchemas(_ schemas: WarehouseSchemas, _ connection: PGConnection) async throws {
         for name in [schemas.warehouse, schemas.site, schemas.dashboard] {
-            try await connection.execute("DROP SCHEMA IF EXISTS " + (try await connection.quoteIdentifier(name)) + " CASCADE")
+            try await connection.execute(
+                "DROP SCHEMA IF EXISTS " + (try await connection.quoteIdentifier(name)) + " CASCADE")
         }
     }
 
@@ -119,7 +122,8 @@ import Testing
     /// Loads `files` by rows into `byRows` and by columns into `byColumns`; both must agree in everything.
     static func expectSameLoads<Row: WarehouseRow & ParquetRow>(
         _ type: Row.Type, files: [String], platform: String, rows: Int, runID: String = "run",
-        on connection: PGConnection, _ byRows: WarehouseSchemas, _ byColumns: WarehouseSchemas, sourceLocation: SourceLocation = #_sourceLocation
+        on connection: PGConnection, _ byRows: WarehouseSchemas, _ byColumns: WarehouseSchemas,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let rowPath = try await WarehouseLoader(schemas: byRows, logger: testLogger).loadProcessedFiles(
             Row.self, files: files, on: connection, runID: runID, snapshotDate: snapshot, platform: platform,
@@ -145,12 +149,13 @@ import Testing
             ]
             try await Self.expectSameLoads(
                 EpisodeRow.self, files: files, platform: "kakao", rows: 30_000, on: connection, byRows, byColumns)
-            let nulls = try await scalar(
-                connection,
-                "SELECT count(*) FILTER (WHERE likes IS NULL AND missing_reason IS NOT NULL) || '/' "
-                    + "|| count(*) FILTER (WHERE published_date = '0001-01-01') || '/' "
-                    + "|| count(*) FILTER (WHERE rating = 'NaN') FROM "
-                    + (try await qualified(connection, byColumns.warehouse, "episodes"))) as String?
+            let nulls =
+                try await scalar(
+                    connection,
+                    "SELECT count(*) FILTER (WHERE likes IS NULL AND missing_reason IS NOT NULL) || '/' "
+                        + "|| count(*) FILTER (WHERE published_date = '0001-01-01') || '/' "
+                        + "|| count(*) FILTER (WHERE rating = 'NaN') FROM "
+                        + (try await qualified(connection, byColumns.warehouse, "episodes"))) as String?
             #expect(nulls == "6000/6000/3750")
 
             let titles = try Self.write(Self.titles(3_000), to: folder + "/t.parquet", groupRows: 1_000)
@@ -208,10 +213,11 @@ import Testing
             _ = try writer.close()
             try await Self.expectSameLoads(
                 GenreRow.self, files: [path], platform: "naver", rows: count, on: connection, byRows, byColumns)
-            let replaced = try await scalar(
-                connection,
-                "SELECT count(*) FROM \(try await qualified(connection, byColumns.warehouse, "genres")) "
-                    + "WHERE genre_name LIKE '%\u{FFFD}%'") as Int64?
+            let replaced =
+                try await scalar(
+                    connection,
+                    "SELECT count(*) FROM \(try await qualified(connection, byColumns.warehouse, "genres")) "
+                        + "WHERE genre_name LIKE '%\u{FFFD}%'") as Int64?
             #expect(replaced == Int64(count / broken.count * 6))
         }
     }
@@ -233,7 +239,8 @@ import Testing
                 for (schemas, reading) in [(byRows, WarehouseLoader.ProcessedFileReading.rows), (byColumns, .columns)] {
                     do {
                         _ = try await WarehouseLoader(schemas: schemas, logger: testLogger).loadProcessedFiles(
-                            EpisodeRow.self, files: [good, file], on: connection, runID: "bad", snapshotDate: Self.snapshot,
+                            EpisodeRow.self, files: [good, file], on: connection, runID: "bad",
+                            snapshotDate: Self.snapshot,
                             platform: "kakao", reading: reading)
                         Issue.record("\(file) loaded by \(reading)")
                     } catch {
@@ -245,7 +252,8 @@ import Testing
 
             var negative = Self.episodes(9_000)
             negative[8_500].likes = -5
-            let invalid = try await failures(try Self.write(negative, to: folder + "/negative.parquet", groupRows: 9_000))
+            let invalid = try await failures(
+                try Self.write(negative, to: folder + "/negative.parquet", groupRows: 9_000))
             #expect(String(describing: invalid.columns) == String(describing: invalid.rows))
             #expect((invalid.columns as? ReducerError)?.code == .invalidRow)
 
@@ -333,7 +341,8 @@ import Testing
     @Test func utf8CheckAgreesWithTheStandardLibrary() {
         var g = SplitMix64(seed: 0x0075_7466_38)
         let pieces: [[UInt8]] = [
-            Array("a".utf8), Array("é".utf8), Array("웹".utf8), Array("🎉".utf8), [0x80], [0xC0, 0x80], [0xE0, 0x80, 0x80],
+            Array("a".utf8), Array("é".utf8), Array("웹".utf8), Array("🎉".utf8), [0x80], [0xC0, 0x80],
+            [0xE0, 0x80, 0x80],
             [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF5], [0xFF], [0xE2, 0x82], Array("abcdefghij".utf8),
         ]
         for _ in 0..<5_000 {
@@ -349,7 +358,9 @@ import Testing
                 offsets[index] = max(offsets[index - 1], offsets[index] - 1)
             }
             let column = ByteArrayColumn(validatingBytes: bytes, offsets: offsets)!
-            let expected = (0..<column.count).allSatisfy { String(validating: column.bytes(at: $0), as: UTF8.self) != nil }
+            let expected = (0..<column.count).allSatisfy {
+                String(validating: column.bytes(at: $0), as: UTF8.self) != nil
+            }
             #expect(isWellFormedUTF8(column) == expected, "\(bytes) \(offsets)")
         }
     }
