@@ -16,8 +16,10 @@ public enum PGCopyFormat: String, Hashable, Sendable {
 public struct PGCopyEncoder: Sendable {
     public let format: PGCopyFormat
     /// The encoded stream so far (or since the last `takeBytes()`).
-    public private(set) var bytes: [UInt8] = []
-    private var expectedFields = -1
+    /// (Set only by this type and its binary column appender, `appendBinaryRows`.)
+    public internal(set) var bytes: [UInt8] = []
+    /// Fields the open row declared, or -1 between rows.
+    var expectedFields = -1
     private var writtenFields = 0
     private var rowStart = 0
 
@@ -234,7 +236,7 @@ public struct PGCopyEncoder: Sendable {
 
     // MARK: - Helpers
 
-    private func encodingError(_ message: String) -> PGError {
+    func encodingError(_ message: String) -> PGError {
         PGError(code: .invalidArgument, operation: "COPY \(format.rawValue) encoding", message: message)
     }
 

@@ -45,10 +45,21 @@ public final class PGCopyWriter {
     /// Sends `rowCount` whole rows encoded elsewhere by a `PGCopyEncoder(format:header: false)` of this writer's
     /// format (e.g. on a dedicated reader thread, so decoding and encoding overlap the send). The bytes join the
     /// current batch, which is sent once it reaches `batchBytes`.
+    /// Rows of at least `batchBytes` go to the connection as they are, after what is buffered: copying megabytes
+    /// into the writer's buffer cost more than encoding them (fresh pages, faulted in on every batch).
     nonisolated(nonsending) public func writeEncodedRows(_ bytes: [UInt8], rowCount: Int) async throws {
         try checkOpen()
-        encoder.appendEncodedRows(bytes)
         rowsWritten += rowCount
+        if bytes.count >= Self.batchBytes {
+            try await flush(final: false)
+            try await waitForInFlight()
+            bytesSent += bytes.count
+            let completion = PGCompletion()
+            connection.sendCopyData(bytes, completion: completion)
+            inFlight = completion
+            return
+        }
+        encoder.appendEncodedRows(bytes)
         if encoder.bytes.count >= Self.batchBytes { try await flush(final: false) }
     }
 

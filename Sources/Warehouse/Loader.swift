@@ -350,13 +350,39 @@ public struct WarehouseLoader: Sendable {
     }
 
     /// Loads the files of one `processed/TABLE/year=/month=/day=/platform=P/` partition as the whole slice. A
-    /// dedicated thread reads the files (one row group in memory at a time), validates, fingerprints and encodes the
-    /// rows, while this task hands the encoded batches to the connection's thread: reading and sending overlap,
-    /// and no file I/O runs on the cooperative pool.
+    /// dedicated thread reads the files a slice of a row group at a time and checks, fingerprints and encodes the
+    /// rows straight from the decoded columns (`ProcessedSliceEncoder`), while this task hands the encoded batches to
+    /// the connection's thread: reading and sending overlap, and no file I/O runs on the cooperative pool.
     nonisolated(nonsending) public func loadProcessedFiles<Row: WarehouseRow & ParquetRow>(
         _ type: Row.Type, files: [String], on connection: PGConnection, runID: String, snapshotDate: CalendarDay,
         platform: String, expectedRows: Int? = nil, progressInterval: Duration = .seconds(1),
         progress: ((LoadProgress) -> Void)? = nil
+    ) async throws -> LoadResult {
+        try await loadProcessedFiles(
+            Row.self, files: files, on: connection, runID: runID, snapshotDate: snapshotDate, platform: platform,
+            expectedRows: expectedRows, progressInterval: progressInterval, progress: progress,
+            reading: Row.self is any ColumnarLoadRow.Type ? .columns : .rows)
+    }
+
+    /// How `loadProcessedFiles` reads the files: a slice of columns at a time (every warehouse table), or row by
+    /// row into `Row` values (a row type without a columnar layout; the tests' reference path).
+    enum ProcessedFileReading { case columns, rows }
+
+    /// Rows per slice of a row group on the columnar path: about 1 MiB of COPY data for episodes.
+    static let sliceRows = 8192
+
+    /// Decoding stays on the producer thread: `parallelDecoding` would use Dispatch's worker threads, which the
+    /// cooperative pool shares on Linux, and measured no faster (the server, not the reader, sets the pace).
+    static var readerOptions: ParquetReaderOptions {
+        var options = ParquetReaderOptions()
+        options.parallelDecoding = false
+        return options
+    }
+
+    nonisolated(nonsending) func loadProcessedFiles<Row: WarehouseRow & ParquetRow>(
+        _ type: Row.Type, files: [String], on connection: PGConnection, runID: String, snapshotDate: CalendarDay,
+        platform: String, expectedRows: Int? = nil, progressInterval: Duration = .seconds(1),
+        progress: ((LoadProgress) -> Void)? = nil, reading: ProcessedFileReading
     ) async throws -> LoadResult {
         try await replaceSlice(
             Row.self, on: connection, runID: runID, snapshotDate: snapshotDate, platform: platform,
@@ -364,21 +390,10 @@ public struct WarehouseLoader: Sendable {
         ) { copy, meter in
             let channel = EncodedBatchChannel(capacity: 4)
             defer { channel.cancel() }
-            channel.startProducer(name: "webtoon-load-\(Row.table)") { put in
-                var encoder = SliceEncoder<Row>(platform: platform, snapshotDate: snapshotDate)
-                for file in files {
-                    let reader = try ProcessedFileReader<Row>(path: file, platform: platform)
-                    while let rows = try reader.nextRowGroup() {
-                        for row in rows {
-                            try encoder.append(row)
-                            if encoder.pendingBytes >= PGCopyWriter.batchBytes {
-                                guard put(encoder.takeBatch()) else { return nil }
-                            }
-                        }
-                    }
-                }
-                guard put(encoder.takeBatch()) else { return nil }
-                return (encoder.rows, encoder.checksum)
+            if reading == .columns, let columnar = Row.self as? any ColumnarLoadRow.Type {
+                Self.produceColumns(columnar, files: files, platform: platform, snapshotDate: snapshotDate, to: channel)
+            } else {
+                Self.produceRows(Row.self, files: files, platform: platform, snapshotDate: snapshotDate, to: channel)
             }
             while true {
                 switch await channel.next() {
@@ -391,6 +406,55 @@ public struct WarehouseLoader: Sendable {
                     throw error
                 }
             }
+        }
+    }
+
+    /// The columnar producer: a slice of a row group at a time, checked, fingerprinted and encoded from its columns.
+    private static func produceColumns<Row: ColumnarLoadRow>(
+        _ type: Row.Type, files: [String], platform: String, snapshotDate: CalendarDay, to channel: EncodedBatchChannel
+    ) {
+        channel.startProducer(name: "webtoon-load-\(Row.table)") { put in
+            var encoder = ProcessedSliceEncoder<Row>(platform: platform, snapshotDate: snapshotDate)
+            do {
+                for file in files {
+                    let reader = try ProcessedColumnReader<Row>(path: file, platform: platform, options: readerOptions)
+                    try reader.forEachSlice(rows: sliceRows) { columns in
+                        try encoder.append(columns, fileTypes: reader.fileTypes)
+                        if encoder.pendingBytes >= PGCopyWriter.batchBytes {
+                            guard put(encoder.takeBatch()) else { throw ConsumerStopped() }
+                        }
+                    }
+                }
+            } catch is ConsumerStopped {
+                return nil
+            }
+            guard put(encoder.takeBatch()) else { return nil }
+            return (encoder.rows, encoder.checksum)
+        }
+    }
+
+    /// Ends a producer's reading loop when the consumer is gone.
+    private struct ConsumerStopped: Error {}
+
+    /// The row producer: each row built as a `Row` value, then checked, fingerprinted and encoded.
+    private static func produceRows<Row: WarehouseRow & ParquetRow>(
+        _ type: Row.Type, files: [String], platform: String, snapshotDate: CalendarDay, to channel: EncodedBatchChannel
+    ) {
+        channel.startProducer(name: "webtoon-load-\(Row.table)") { put in
+            var encoder = SliceEncoder<Row>(platform: platform, snapshotDate: snapshotDate)
+            for file in files {
+                let reader = try ProcessedFileReader<Row>(path: file, platform: platform)
+                while let rows = try reader.nextRowGroup() {
+                    for row in rows {
+                        try encoder.append(row)
+                        if encoder.pendingBytes >= PGCopyWriter.batchBytes {
+                            guard put(encoder.takeBatch()) else { return nil }
+                        }
+                    }
+                }
+            }
+            guard put(encoder.takeBatch()) else { return nil }
+            return (encoder.rows, encoder.checksum)
         }
     }
 

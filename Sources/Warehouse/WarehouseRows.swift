@@ -10,9 +10,14 @@ public protocol WarehouseRow: ProcessedRow {
 }
 
 extension PGCopyEncoder {
-    mutating func date(_ day: CalendarDay) {
-        // Every CalendarDay is a valid proleptic-Gregorian day, which PGDate accepts.
-        date(PGDate(daysSinceUnixEpoch: Int(day.daysSinceEpoch))!)
+    mutating func date(_ day: CalendarDay) throws(PGError) {
+        // A corrupt file can hold any Int32 of days; PGDate takes years 1...9999.
+        guard let value = PGDate(daysSinceUnixEpoch: Int(day.daysSinceEpoch)) else {
+            throw PGError(
+                code: .invalidArgument, operation: "COPY binary encoding",
+                message: "date \(day.daysSinceEpoch) days since 1970 is outside years 1...9999")
+        }
+        date(value)
     }
     mutating func optional<T>(_ value: T?, _ write: (inout PGCopyEncoder, T) throws(PGError) -> Void) throws(PGError) {
         if let value { try write(&self, value) } else { null() }
@@ -32,7 +37,7 @@ extension TitleRow: WarehouseRow {
     public func writeFields(to row: inout PGCopyEncoder) throws(PGError) {
         row.text(platform)
         row.int8(id)
-        row.date(snapshotDate)
+        try row.date(snapshotDate)
         row.int4(Int32(releaseDay))
         row.text(title)
         row.text(author)
@@ -51,7 +56,7 @@ extension GenreRow: WarehouseRow {
     public func writeFields(to row: inout PGCopyEncoder) throws(PGError) {
         row.text(platform)
         row.int8(titleID)
-        row.date(snapshotDate)
+        try row.date(snapshotDate)
         row.text(genreName)
         try row.timestamptz(microsecondsSinceUnixEpoch: fetchedAt)
     }
@@ -66,14 +71,14 @@ extension EpisodeRow: WarehouseRow {
         row.text(platform)
         row.int8(titleID)
         row.int8(episodeID)
-        row.date(snapshotDate)
+        try row.date(snapshotDate)
         row.int8(no)
         row.text(title)
         try row.optional(likes) { $0.int8($1) }
         try row.optional(comments) { $0.int8($1) }
         try row.optional(rating) { $0.float8($1) }
         row.text(imageURL)
-        try row.optional(publishedDate) { $0.date($1) }
+        try row.optional(publishedDate) { (row, day) throws(PGError) in try row.date(day) }
         try row.optional(missingReason) { $0.text($1) }
         try row.timestamptz(microsecondsSinceUnixEpoch: fetchedAt)
     }
@@ -89,7 +94,7 @@ extension CommentRow: WarehouseRow {
         row.int8(titleID)
         row.int8(episodeID)
         row.text(commentID)
-        row.date(snapshotDate)
+        try row.date(snapshotDate)
         try row.optional(author) { $0.text($1) }
         row.text(body)
         try row.optional(likes) { $0.int8($1) }
