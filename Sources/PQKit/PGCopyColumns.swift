@@ -140,7 +140,7 @@ extension PGCopyEncoder {
                     positions[k] += 2
                 }
                 for column in columns {
-                    var writer = ColumnWriter(base: base, positions: positions, first: first, validity: column.validity)
+                    let writer = ColumnWriter(base: base, positions: positions, first: first, validity: column.validity)
                     switch column.values {
                     case .int2(let values): writer.fixed(values) { $0.bigEndian }
                     case .int4(let values): writer.fixed(values) { $0.bigEndian }
