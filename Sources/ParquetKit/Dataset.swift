@@ -265,6 +265,15 @@ func listDirectory(_ path: String) throws -> [DirectoryEntry] {
 
 /// `mkdir -p`, fsyncing each parent whose entries changed so new directories survive a crash.
 func makeDirectories(_ path: String) throws {
+    // Nearly always the partition folder exists already (a run writes many files into each): one mkdir then,
+    // not one per path component.
+    if mkdir(path, 0o755) == 0 {
+        let parent = path.split(separator: "/", omittingEmptySubsequences: true).dropLast().joined(separator: "/")
+        try fsyncDirectory(path.hasPrefix("/") ? "/" + parent : (parent.isEmpty ? "." : parent))
+        return
+    } else if errno == EEXIST {
+        return
+    }
     var current = path.hasPrefix("/") ? "" : "."
     for component in path.split(separator: "/") {
         let parent = current.isEmpty ? "/" : current
