@@ -7,8 +7,8 @@
 #
 # BIN defaults to .build/release/webtoon. CONFIGS are names of the settings below (default: "before after"), run
 # alternately so load from other processes spreads over both. Every run gets a fresh ledger schema, data root and
-# warehouse suffix (all dropped afterwards). LATENCY (ms, 30), SCALE (full), WORKERS (3) and LOAD (1; 0 adds
-# --no-load) are environment variables.
+# warehouse suffix (all dropped afterwards). LATENCY (ms, 30), SCALE (full), WORKERS (3), LOAD (1; 0 adds
+# --no-load) and KEEP_DATA (0; 1 deletes the data roots only at exit) are environment variables.
 set -euo pipefail
 BIN=${1:-.build/release/webtoon}
 RUNS=${2:-3}
@@ -24,11 +24,13 @@ trap 'rm -rf "$scratch"' EXIT
 
 # The settings `webtoon run` used against the simulator before issue #5's changes (per-worker in-flight at the
 # catalogs' 5 Naver / 8 Kakao, 4 episodes at once, no prefetch, a 2000 req/s budget, 200 ms idle poll), and the
-# current simulated defaults, spelled out so that both configurations run on one binary.
+# simulated defaults of the second session (16 units, 32 in flight), spelled out so that both configurations run on
+# one binary; `defaults` passes no flags.
 settings() {
   case $1 in
     before) echo "--concurrency 4 --prefetch 0 --max-in-flight 0 --episode-parallelism 4 --rate 2000 --idle-poll-ms 200" ;;
     after) echo "--concurrency 16 --prefetch 2 --max-in-flight 32 --episode-parallelism 16 --rate 50000 --idle-poll-ms 50" ;;
+    defaults) echo "" ;;  # whatever the binary's simulated defaults are
     *) echo "$1" | tr '_' ' ' ;;  # ad hoc: flags with '_' for spaces, e.g. --concurrency_8
   esac
 }
@@ -65,7 +67,9 @@ for i in $(seq 1 "$RUNS"); do
         sim = su + ss
         if (req > 0) printf "cpu: workers %.2f s (%d µs/req, %d workers), coordinator %.2f s, simulator+run %.2f s (%d µs/req), all %.2f s", w, w * 1e6 / req, n, c, sim, sim * 1e6 / req, w + c + sim
       }')
-    rm -rf "$scratch/run-$id"
+    # KEEP_DATA=1 leaves each run's files until the script exits: on ext4 without a journal (this machine's /tmp),
+    # inodes freed in the last minutes are skipped one by one when the next run creates its ~1,800 files.
+    [[ ${KEEP_DATA:-0} == 1 ]] || rm -rf "$scratch/run-$id"
     echo "$config run=$i load1=$(cut -d' ' -f1 /proc/loadavg) requests=$requests units=$units | $(grep '^timing:' <<<"$out") | $cpu"
   done
 done
