@@ -238,7 +238,7 @@ final class ColumnarReduce<Row: ParquetRow> {
         guard batch.rowCount > 0 else { return }
         let codes = try Self.platformCodes(of: batch, layout: layout, source: source)
         guard let (owners, worker) = ownership,
-            let owned = owners.rowsOwned(by: worker, days: batch.int32s(layout.day)!, platformCodes: codes)
+            let owned = try owners.rowsOwned(by: worker, days: batch.int32s(layout.day)!, platformCodes: codes)
         else { return try append(batch, platformCodes: codes) }
         // Some rows belong to other workers: keep a copy of this worker's rows only.
         let split = Gatherer()
@@ -423,25 +423,30 @@ final class ColumnarReduce<Row: ParquetRow> {
             if try cursor.load(layout: layout, into: gatherer) { cursors.append(cursor) }
         }
         let layout = self.layout
-        func less(_ a: RunCursor, _ b: RunCursor) throws -> Bool {
-            let x = a.current
-            let y = b.current
+        // The heap holds each cursor's current entry by value, so sifting compares words without touching (and
+        // retaining) the cursors; only ties on every word look at the rows.
+        func less(_ a: MergeHead, _ b: MergeHead) throws -> Bool {
+            let x = a.entry
+            let y = b.entry
             if !x.sameKeyWords(y) { return SortEntry.precedes(x, y) }
+            let batchA = cursors[a.cursor].batch
+            let batchB = cursors[b.cursor].batch
             if !layout.stringKeys.isEmpty {
-                let order = layout.compareStringKeys(a.batch, x.row, b.batch, y.row)
+                let order = layout.compareStringKeys(batchA, x.row, batchB, y.row)
                 if order != 0 { return order < 0 }
             }
             if x.version != y.version { return x.version < y.version }
-            return try layout.compareEncoded(Row.self, a.batch, x.row, b.batch, y.row) < 0
+            return try layout.compareEncoded(Row.self, batchA, x.row, batchB, y.row) < 0
         }
-        var heap = cursors
+        var heap = cursors.indices.map { MergeHead(entry: cursors[$0].current, cursor: $0) }
         func siftDown(_ start: Int) throws {
             var parent = start
+            let count = heap.count
             while true {
                 let left = 2 * parent + 1
-                if left >= heap.count { return }
+                if left >= count { return }
                 var child = left
-                if left + 1 < heap.count, try less(heap[left + 1], heap[left]) { child = left + 1 }
+                if left + 1 < count, try less(heap[left + 1], heap[left]) { child = left + 1 }
                 if try !less(heap[child], heap[parent]) { return }
                 heap.swapAt(child, parent)
                 parent = child
@@ -450,27 +455,37 @@ final class ColumnarReduce<Row: ParquetRow> {
         if heap.count > 1 {
             for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { try siftDown(index) }
         }
-        // The last emitted key: its words, and its row while its batch is still held (for string keys).
-        var last: (entry: SortEntry, batch: ColumnBatch)?
+        // The last emitted key: its words, and (string keys only) the batch holding its row.
+        var lastEntry: SortEntry?
+        var lastBatch: ColumnBatch?
+        let stringKeys = !layout.stringKeys.isEmpty
         while let top = heap.first {
-            let entry = top.current
+            let entry = top.entry
+            let cursor = cursors[top.cursor]
             var duplicate = false
-            if let last, last.entry.sameKeyWords(entry) {
-                duplicate =
-                    layout.stringKeys.isEmpty
-                    || layout.compareStringKeys(last.batch, last.entry.row, top.batch, entry.row) == 0
+            if let lastEntry, lastEntry.sameKeyWords(entry) {
+                duplicate = !stringKeys || layout.compareStringKeys(lastBatch!, lastEntry.row, cursor.batch, entry.row) == 0
             }
             if !duplicate {
                 try sink.accept(entry, from: gatherer)
-                last = (entry, top.batch)
+                lastEntry = entry
+                if stringKeys { lastBatch = cursor.batch }
             }
-            if try !top.advance(layout: layout, into: gatherer) {
+            if try cursor.advance(layout: layout, into: gatherer) {
+                heap[0].entry = cursor.current
+            } else {
                 heap[0] = heap[heap.count - 1]
                 heap.removeLast()
             }
             if !heap.isEmpty { try siftDown(0) }
         }
     }
+}
+
+/// A merge heap element: a run cursor's current entry, and which cursor it is.
+private struct MergeHead {
+    var entry: SortEntry
+    var cursor: Int
 }
 
 /// Reads one run back a chunk at a time.

@@ -11,17 +11,25 @@ final class PartitionOwners: Sendable {
     private struct State {
         var owners: [UInt64: Int] = [:]
         var rows: [Int]
+        var failed = false
     }
+
+    /// Thrown by the other workers once one has failed, so they stop reading instead of finishing for nothing.
+    struct Stopped: Error {}
+
+    /// Called by a worker that failed: the others stop at their next slice.
+    func fail() { state.withLock { $0.failed = true } }
     private let state: Mutex<State>
 
     init(workers: Int) { state = Mutex(State(rows: Array(repeating: 0, count: workers))) }
 
     /// Per row of a checked batch, whether `worker` owns its partition; nil when it owns every row.
-    func rowsOwned(by worker: Int, days: [Int32], platformCodes codes: [UInt8]) -> [Bool]? {
+    func rowsOwned(by worker: Int, days: [Int32], platformCodes codes: [UInt8]) throws -> [Bool]? {
         let count = codes.count
         var owned = [Bool](repeating: false, count: count)
         var mine = 0
-        state.withLock { state in
+        try state.withLock { state throws in
+            if state.failed { throw Stopped() }
             var lastWord = UInt64.max
             var lastOwner = -1
             for row in 0..<count {
@@ -88,7 +96,7 @@ final class PartitionedColumnarReduce<Row: ParquetRow> {
                 layout: layout, configuration: worker, sliceBytes: sliceBytes, logger: logger)
             reduce.reserve(forRows: expectedRows)
             reduce.ownership = (owners, index)
-            return PartitionWorker(reduce: reduce, sink: sink)
+            return PartitionWorker(reduce: reduce, sink: sink, owners: owners)
         }
     }
 
@@ -107,7 +115,7 @@ final class PartitionedColumnarReduce<Row: ParquetRow> {
         var firstError: (any Error)?
         var statistics = ExternalSortStatistics()
         for worker in workers {
-            if let error = worker.wait(), firstError == nil { firstError = error }
+            if let error = worker.wait(), firstError == nil, !(error is PartitionOwners.Stopped) { firstError = error }
             let part = worker.reduce.statistics
             statistics.inputRecords += part.inputRecords
             statistics.spilledRuns += part.spilledRuns
@@ -125,13 +133,15 @@ final class PartitionedColumnarReduce<Row: ParquetRow> {
 final class PartitionWorker<Row: ParquetRow>: @unchecked Sendable {
     let reduce: ColumnarReduce<Row>
     let sink: PartitionSink
+    private let owners: PartitionOwners
     var rowGroupRows: (@Sendable (Int) -> Int)?
     private let done = DispatchSemaphore(value: 0)
     private var error: (any Error)?
 
-    init(reduce: ColumnarReduce<Row>, sink: PartitionSink) {
+    init(reduce: ColumnarReduce<Row>, sink: PartitionSink, owners: PartitionOwners) {
         self.reduce = reduce
         self.sink = sink
+        self.owners = owners
     }
 
     func run(inputs: [String]) {
@@ -141,6 +151,7 @@ final class PartitionWorker<Row: ParquetRow>: @unchecked Sendable {
             try reduce.finish(to: sink)
         } catch {
             self.error = error
+            owners.fail()
         }
         done.signal()
     }
