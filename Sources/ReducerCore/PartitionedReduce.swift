@@ -69,7 +69,7 @@ final class PartitionedColumnarReduce<Row: ParquetRow> {
     private let inputs: [String]
 
     /// The per-worker configuration, or nil when one worker is asked for or the budget is too small to share: each
-    /// worker keeps `budget / workers`, which must be at least 8 MiB and twice the largest row group's reserve
+    /// worker keeps `budget / workers`, which must be at least 1 MiB and twice the largest row group's reserve
     /// (a worker reads every row group itself).
     static func workerConfiguration(_ configuration: ExternalSortConfiguration, footers: ColumnarInput.Footers)
         -> ExternalSortConfiguration?
@@ -77,7 +77,7 @@ final class PartitionedColumnarReduce<Row: ParquetRow> {
         let count = configuration.partitionWorkers
         guard count > 1 else { return nil }
         let each = configuration.memoryBudget / count
-        guard each >= max(8 << 20, 2 * footers.largestGroupReserve) else { return nil }
+        guard each >= max(1 << 20, 2 * footers.largestGroupReserve) else { return nil }
         var worker = configuration
         worker.memoryBudget = each
         worker.maxRecordBytes = min(configuration.maxRecordBytes, each / 4)
