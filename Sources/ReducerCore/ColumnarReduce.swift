@@ -369,6 +369,13 @@ final class ColumnarReduce<Row: ParquetRow> {
         return max(2, min(1024, (configuration.memoryBudget - fixed) / perRun))
     }
 
+    /// Drops what is buffered and deletes the spill files (after an error).
+    func removeSpills() {
+        entries = []
+        buffer.removeAll()
+        runs.removeAll()
+    }
+
     /// Emits every key's winner in key order to `sink`, then releases memory and spill files.
     func finish(to sink: any WinnerSink) throws {
         defer {

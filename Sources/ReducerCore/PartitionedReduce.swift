@@ -154,6 +154,8 @@ final class PartitionWorker<Row: ParquetRow>: @unchecked Sendable {
         } catch {
             self.error = error
             owners.fail()
+            // Now, not when the last reference goes (this thread's closure may outlive `done`).
+            reduce.removeSpills()
         }
         done.signal()
     }
