@@ -28,6 +28,91 @@ struct ColumnarMemoryPlan {
     static let entryBytes = SortEntry.bytes
 
     func rows(_ bytes: Int, bytesPerRow: Int, minimum: Int = 64) -> Int { max(minimum, bytes / max(1, bytesPerRow)) }
+
+    /// Rows per output row group: about `min(16 MiB, budget / 64)` decoded bytes at the widest input row seen. Row
+    /// groups are cut by this count, not by the size of the batches handed to the writer (which depends on how the
+    /// merge retired its chunks), so the files do not depend on spills or on how many workers reduced.
+    func outputRowGroupRows(bytesPerRow: Int, limit: Int) -> Int {
+        min(limit, max(1024, min(16 << 20, budget / 64) / max(1, bytesPerRow)))
+    }
+}
+
+/// The input side of a columnar reduce: reads each file's row groups in slices of about `sliceBytes` decoded bytes,
+/// normalized to the layout, and tracks the widest decoded row seen (which sizes the next slices, and at the end
+/// the output row groups).
+final class ColumnarInput {
+    let layout: ColumnarLayout
+    let sliceBytes: Int
+    private(set) var bytesPerRow = 0
+
+    init(layout: ColumnarLayout, sliceBytes: Int) {
+        self.layout = layout
+        self.sliceBytes = sliceBytes
+    }
+
+    /// What a reduce needs to know of its inputs before reading them, from their footers only.
+    struct Footers {
+        var rows = 0
+        /// The most that reading one row group holds besides its slices: its compressed chunks and a first page
+        /// per column (at most the decoded group), plus two slices (the one handed out and the next).
+        var largestGroupReserve = 0
+    }
+
+    /// Reads the footers of `paths` once; an unreadable file is skipped here and fails properly when it is read.
+    func footers(_ paths: [String]) -> Footers {
+        var result = Footers()
+        let names = layout.columns.map(\.name)
+        for path in paths {
+            guard let reader = try? ParquetReader(path: path) else { continue }
+            result.rows += reader.rowCount
+            for group in 0..<reader.rowGroupCount {
+                guard let stored = try? reader.storedBytes(ofRowGroup: group, columns: names) else { continue }
+                result.largestGroupReserve = max(result.largestGroupReserve, groupReserve(stored))
+            }
+        }
+        return result
+    }
+
+    /// What one row group holds while it is read, before its first slice: see `Footers.largestGroupReserve`.
+    func groupReserve(_ stored: (compressed: Int, uncompressed: Int)) -> Int {
+        stored.compressed + min(stored.uncompressed, layout.columns.count << 20) + 2 * sliceBytes
+    }
+
+    /// Reads every row group of `path`: `beforeGroup` gets the bytes the group will hold (`groupReserve`) before it
+    /// is read, `slice` each normalized slice and what the reader holds besides it.
+    func read(
+        path: String, beforeGroup: (_ reserve: Int) throws -> Void,
+        slice: (_ batch: ColumnBatch, _ held: Int) throws -> Void
+    ) throws {
+        let reader = try ParquetReader(path: path)
+        var fileTypes: [ParquetType] = []
+        var names: [String] = []
+        for column in layout.columns {
+            guard let position = reader.schema.index(of: column.name) else {
+                throw layout.invalid(path, column.name, "missing from the file")
+            }
+            fileTypes.append(reader.schema.columns[position].type)
+            names.append(column.name)
+        }
+        let strings = layout.columns.filter { $0.type == .string }.count
+        for group in 0..<reader.rowGroupCount {
+            let rows = reader.rowCount(ofRowGroup: group)
+            guard rows > 0 else { continue }
+            let stored = try reader.storedBytes(ofRowGroup: group, columns: names)
+            // Decoded width: the page bytes (less the 4-byte length of each string) plus an 8-byte offset per string.
+            let estimate = max(bytesPerRow, stored.uncompressed / rows + 4 * strings)
+            try beforeGroup(groupReserve(stored))
+            let sliceRows = min(rows, max(64, sliceBytes / max(1, estimate)))
+            try reader.readRowGroup(group, columns: names, slicesOf: sliceRows) { batch, held in
+                let normalized = try layout.normalize(batch, fileTypes: fileTypes, source: path)
+                let count = normalized.rowCount
+                if count > 0 {
+                    bytesPerRow = max(bytesPerRow, (ColumnarLayout.bytes(of: normalized) + count - 1) / count)
+                }
+                try slice(normalized, held)
+            }
+        }
+    }
 }
 
 /// Hands free heap pages back to the kernel (glibc's `malloc_trim`, which also releases whole free pages inside the
@@ -72,19 +157,30 @@ final class ColumnarReduce<Row: ParquetRow> {
     private var bytesPerRow = 0
     private let plan: ColumnarMemoryPlan
     private let runs: SpillRuns
+    /// Reads input files (single-worker use: `add(path:)`).
+    let input: ColumnarInput
     /// Largest decoded chunk and largest record written to a run, which set how many runs one merge pass can hold.
     private var largestChunkBytes = 0
     private var largestChunkRows = 0
     private var largestRecordBytes = 0
     private(set) var statistics = ExternalSortStatistics()
 
-    init(layout: ColumnarLayout, configuration: ExternalSortConfiguration, logger: Logger) throws(ReducerError) {
+    /// Set on the workers of a `PartitionedColumnarReduce`: the shared owner table and this worker's index; only
+    /// rows of partitions it owns are kept.
+    var ownership: (owners: PartitionOwners, worker: Int)?
+
+    /// `sliceBytes` overrides the plan's input slice size (workers of a partitioned reduce read as the whole
+    /// budget would, so every worker sees the same slices and the same widest row).
+    init(
+        layout: ColumnarLayout, configuration: ExternalSortConfiguration, sliceBytes: Int? = nil, logger: Logger
+    ) throws(ReducerError) {
         try configuration.validate()
         self.layout = layout
         self.configuration = configuration
         self.logger = logger
         plan = ColumnarMemoryPlan(budget: configuration.memoryBudget)
         runs = SpillRuns(parent: configuration.spillDirectory, blockBytes: configuration.blockBytes)
+        input = ColumnarInput(layout: layout, sliceBytes: sliceBytes ?? plan.sliceBytes)
     }
 
     /// Bytes the sort buffer holds now: batches, entry arrays by capacity, the input being read.
@@ -106,54 +202,60 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     /// Reads every row group of one input file, each in slices of about `plan.sliceBytes` decoded bytes.
     func add(path: String) throws {
-        let reader = try ParquetReader(path: path)
-        var fileTypes: [ParquetType] = []
-        var names: [String] = []
-        for column in layout.columns {
-            guard let position = reader.schema.index(of: column.name) else {
-                throw layout.invalid(path, column.name, "missing from the file")
-            }
-            fileTypes.append(reader.schema.columns[position].type)
-            names.append(column.name)
-        }
-        let strings = layout.columns.filter { $0.type == .string }.count
-        for group in 0..<reader.rowGroupCount {
-            let rows = reader.rowCount(ofRowGroup: group)
-            guard rows > 0 else { continue }
-            let stored = try reader.storedBytes(ofRowGroup: group, columns: names)
-            // Decoded width: the page bytes (less the 4-byte length of each string) plus an 8-byte offset per string.
-            let estimate = max(bytesPerRow, stored.uncompressed / rows + 4 * strings)
-            // Before the group: its compressed chunks and a first page per column, at most the decoded group.
-            let reserve = stored.compressed + min(stored.uncompressed, names.count << 20) + 2 * plan.sliceBytes
-            if !entries.isEmpty, memoryInUse + reserve > plan.sortLimit { try spill() }
-            inputReserve = reserve
-            defer { inputReserve = 0 }
-            try reader.readRowGroup(
-                group, columns: names, slicesOf: min(rows, plan.rows(plan.sliceBytes, bytesPerRow: estimate))
-            ) { slice, held in
+        defer { inputReserve = 0 }
+        try input.read(
+            path: path,
+            beforeGroup: { reserve in
+                inputReserve = 0
+                if !entries.isEmpty, memoryInUse + reserve > plan.sortLimit { try spill() }
+                inputReserve = reserve
+            },
+            slice: { batch, held in
                 // While reading: what the reader holds now, and the next slice being decoded.
-                inputReserve = held + 2 * plan.sliceBytes
-                try add(try layout.normalize(slice, fileTypes: fileTypes, source: path), source: path)
-            }
+                inputReserve = held + 2 * input.sliceBytes
+                try add(batch, source: path)
+            })
+    }
+
+    /// Checks the rows of a normalized batch (a row `validate()` could reject is built and validated, so it fails
+    /// with that error) and returns each row's platform code.
+    static func platformCodes(of batch: ColumnBatch, layout: ColumnarLayout, source: String) throws -> [UInt8] {
+        var next = 0
+        while let suspect = Row.firstSuspectRow(in: batch, rows: next..<batch.rowCount) {
+            try layout.row(Row.self, batch, suspect, source: source).validate()
+            next = suspect + 1
+        }
+        switch layout.platformCodes(batch) {
+        case .success(let found): return found
+        case .failure(let bad):
+            try layout.row(Row.self, batch, bad.row, source: source).validate()
+            throw layout.invalid(source, "platform", "row \(bad.row) has no accepted platform")
         }
     }
 
     /// Validates and buffers one normalized batch, spilling first when it would not fit.
     func add(_ batch: ColumnBatch, source: String) throws {
+        guard batch.rowCount > 0 else { return }
+        let codes = try Self.platformCodes(of: batch, layout: layout, source: source)
+        guard let (owners, worker) = ownership,
+            let owned = try owners.rowsOwned(by: worker, days: batch.int32s(layout.day)!, platformCodes: codes)
+        else { return try append(batch, platformCodes: codes) }
+        // Some rows belong to other workers: keep a copy of this worker's rows only.
+        let split = Gatherer()
+        _ = split.register(batch)
+        var kept: [UInt8] = []
+        for row in owned.indices where owned[row] {
+            split.pick(UInt64(row))
+            kept.append(codes[row])
+        }
+        guard !kept.isEmpty else { return }
+        try append(split.gather(Array(layout.columns.indices), layout: layout), platformCodes: kept)
+    }
+
+    /// Buffers one checked batch (`platformCodes(of:)`), spilling first when it would not fit.
+    func append(_ batch: ColumnBatch, platformCodes codes: [UInt8]) throws {
         let rows = batch.rowCount
         guard rows > 0 else { return }
-        var next = 0
-        while let suspect = Row.firstSuspectRow(in: batch, rows: next..<rows) {
-            try layout.row(Row.self, batch, suspect, source: source).validate()
-            next = suspect + 1
-        }
-        let codes: [UInt8]
-        switch layout.platformCodes(batch) {
-        case .success(let found): codes = found
-        case .failure(let bad):
-            try layout.row(Row.self, batch, bad.row, source: source).validate()
-            throw layout.invalid(source, "platform", "row \(bad.row) has no accepted platform")
-        }
         let bytes = ColumnarLayout.bytes(of: batch)
         bytesPerRow = max(bytesPerRow, (bytes + rows - 1) / rows)
         sizeEntries(rows: rows)
@@ -267,6 +369,13 @@ final class ColumnarReduce<Row: ParquetRow> {
         return max(2, min(1024, (configuration.memoryBudget - fixed) / perRun))
     }
 
+    /// Drops what is buffered and deletes the spill files (after an error).
+    func removeSpills() {
+        entries = []
+        buffer.removeAll()
+        runs.removeAll()
+    }
+
     /// Emits every key's winner in key order to `sink`, then releases memory and spill files.
     func finish(to sink: any WinnerSink) throws {
         defer {
@@ -321,25 +430,30 @@ final class ColumnarReduce<Row: ParquetRow> {
             if try cursor.load(layout: layout, into: gatherer) { cursors.append(cursor) }
         }
         let layout = self.layout
-        func less(_ a: RunCursor, _ b: RunCursor) throws -> Bool {
-            let x = a.current
-            let y = b.current
+        // The heap holds each cursor's current entry by value, so sifting compares words without touching (and
+        // retaining) the cursors; only ties on every word look at the rows.
+        func less(_ a: MergeHead, _ b: MergeHead) throws -> Bool {
+            let x = a.entry
+            let y = b.entry
             if !x.sameKeyWords(y) { return SortEntry.precedes(x, y) }
+            let batchA = cursors[a.cursor].batch
+            let batchB = cursors[b.cursor].batch
             if !layout.stringKeys.isEmpty {
-                let order = layout.compareStringKeys(a.batch, x.row, b.batch, y.row)
+                let order = layout.compareStringKeys(batchA, x.row, batchB, y.row)
                 if order != 0 { return order < 0 }
             }
             if x.version != y.version { return x.version < y.version }
-            return try layout.compareEncoded(Row.self, a.batch, x.row, b.batch, y.row) < 0
+            return try layout.compareEncoded(Row.self, batchA, x.row, batchB, y.row) < 0
         }
-        var heap = cursors
+        var heap = cursors.indices.map { MergeHead(entry: cursors[$0].current, cursor: $0) }
         func siftDown(_ start: Int) throws {
             var parent = start
+            let count = heap.count
             while true {
                 let left = 2 * parent + 1
-                if left >= heap.count { return }
+                if left >= count { return }
                 var child = left
-                if left + 1 < heap.count, try less(heap[left + 1], heap[left]) { child = left + 1 }
+                if left + 1 < count, try less(heap[left + 1], heap[left]) { child = left + 1 }
                 if try !less(heap[child], heap[parent]) { return }
                 heap.swapAt(child, parent)
                 parent = child
@@ -348,27 +462,37 @@ final class ColumnarReduce<Row: ParquetRow> {
         if heap.count > 1 {
             for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { try siftDown(index) }
         }
-        // The last emitted key: its words, and its row while its batch is still held (for string keys).
-        var last: (entry: SortEntry, batch: ColumnBatch)?
+        // The last emitted key: its words, and (string keys only) the batch holding its row.
+        var lastEntry: SortEntry?
+        var lastBatch: ColumnBatch?
+        let stringKeys = !layout.stringKeys.isEmpty
         while let top = heap.first {
-            let entry = top.current
+            let entry = top.entry
+            let cursor = cursors[top.cursor]
             var duplicate = false
-            if let last, last.entry.sameKeyWords(entry) {
-                duplicate =
-                    layout.stringKeys.isEmpty
-                    || layout.compareStringKeys(last.batch, last.entry.row, top.batch, entry.row) == 0
+            if let lastEntry, lastEntry.sameKeyWords(entry) {
+                duplicate = !stringKeys || layout.compareStringKeys(lastBatch!, lastEntry.row, cursor.batch, entry.row) == 0
             }
             if !duplicate {
                 try sink.accept(entry, from: gatherer)
-                last = (entry, top.batch)
+                lastEntry = entry
+                if stringKeys { lastBatch = cursor.batch }
             }
-            if try !top.advance(layout: layout, into: gatherer) {
+            if try cursor.advance(layout: layout, into: gatherer) {
+                heap[0].entry = cursor.current
+            } else {
                 heap[0] = heap[heap.count - 1]
                 heap.removeLast()
             }
             if !heap.isEmpty { try siftDown(0) }
         }
     }
+}
+
+/// A merge heap element: a run cursor's current entry, and which cursor it is.
+private struct MergeHead {
+    var entry: SortEntry
+    var cursor: Int
 }
 
 /// Reads one run back a chunk at a time.

@@ -17,15 +17,19 @@ public struct ExternalSortConfiguration: Sendable, Hashable {
     public var blockBytes: Int
     /// Largest accepted encoded record; at most a quarter of the budget.
     public var maxRecordBytes: Int
+    /// Threads of a columnar reduce, each owning whole (day, platform) partitions and a share of the budget
+    /// (default 2, one per core of the target machine); 1, or a budget too small to share, reduces on one.
+    public var partitionWorkers: Int
 
     public init(
         memoryBudget: Int = 1 << 30, spillDirectory: String = ExternalSortConfiguration.defaultSpillDirectory,
-        blockBytes: Int = 64 << 10, maxRecordBytes: Int? = nil
+        blockBytes: Int = 64 << 10, maxRecordBytes: Int? = nil, partitionWorkers: Int = 2
     ) {
         self.memoryBudget = memoryBudget
         self.spillDirectory = spillDirectory
         self.blockBytes = blockBytes
         self.maxRecordBytes = maxRecordBytes ?? min(16 << 20, memoryBudget / 4)
+        self.partitionWorkers = partitionWorkers
     }
 
     /// `$TMPDIR`, else `/tmp`.
@@ -43,6 +47,9 @@ public struct ExternalSortConfiguration: Sendable, Hashable {
         }
         guard blockBytes >= 64, blockBytes <= 64 << 20 else {
             throw fail("blockBytes \(blockBytes) not in 64...64 MiB")
+        }
+        guard partitionWorkers >= 1, partitionWorkers <= 64 else {
+            throw fail("partitionWorkers \(partitionWorkers) not in 1...64")
         }
         guard memoryBudget >= 4 * blockBytes else {
             throw fail("memoryBudget \(memoryBudget) is below 4 × blockBytes (\(4 * blockBytes))")
@@ -63,6 +70,8 @@ public struct ExternalSortStatistics: Sendable, Hashable {
     public var spilledBytes = 0
     /// Merge passes over spill files, the final one included; 0 when everything fit in memory.
     public var mergePasses = 0
+    /// Threads that reduced partitions at once (the columnar path's `partitionWorkers` in effect).
+    public var partitionWorkers = 1
     public init() {}
 }
 

@@ -87,41 +87,76 @@ public struct ProcessedReducer: Sendable {
         // The writer's buffered row group is part of the output's share of the budget (`ColumnarMemoryPlan`).
         var options = writerOptions
         options.rowGroupBytes = min(options.rowGroupBytes, max(256 << 10, sortConfiguration.memoryBudget / 32))
-        let sink = try PartitionSink(
-            table: Row.table, columns: Row.parquetColumns, root: outputRoot, fileName: fileName, runID: runID,
-            writerOptions: options)
+        func makeSink() throws -> PartitionSink {
+            try PartitionSink(
+                table: Row.table, columns: Row.parquetColumns, root: outputRoot, fileName: fileName, runID: runID,
+                writerOptions: options)
+        }
+        var sinks = [try makeSink()]
         do {
             let statistics: ExternalSortStatistics
             if let layout = ColumnarLayout(Row.self) {
-                sink.layout = layout
-                let reduce = try ColumnarReduce<Row>(
-                    layout: layout, configuration: sortConfiguration, logger: logger)
-                // Footers only; an unreadable file fails properly in `add`.
-                reduce.reserve(forRows: inputs.reduce(0) { $0 + ((try? ParquetReader(path: $1).rowCount) ?? 0) })
-                for path in inputs { try reduce.add(path: path) }
-                try reduce.finish(to: sink)
-                statistics = reduce.statistics
+                statistics = try reduceColumns(Row.self, layout: layout, inputs: inputs, sinks: &sinks, make: makeSink)
             } else {
-                statistics = try reduceRows(type, inputs: inputs, into: sink)
+                statistics = try reduceRows(type, inputs: inputs, into: sinks[0])
+            }
+            // Workers each wrote whole partitions; list them in key order, as one worker would have.
+            let written = sinks.flatMap(\.partitions).sorted {
+                ($0.partition.snapshotDate, $0.partition.platform) < ($1.partition.snapshotDate, $1.partition.platform)
             }
             var stats = statistics
-            stats.outputRecords = sink.partitions.reduce(0) { $0 + $1.partition.rows }
+            stats.outputRecords = written.reduce(0) { $0 + $1.partition.rows }
             let summary = ReduceSummary(
                 table: Row.table, inputFiles: inputs.count, inputRows: stats.inputRecords,
-                outputRows: stats.outputRecords, partitions: sink.partitions.map(\.partition), sort: stats)
+                outputRows: stats.outputRecords, partitions: written.map(\.partition), sort: stats)
             logger.info(
                 "reduced processed table",
                 metadata: [
                     "table": "\(Row.table)", "run": "\(runID)", "inputs": "\(inputs.count)",
                     "rows_in": "\(summary.inputRows)", "rows_out": "\(summary.outputRows)",
                     "partitions": "\(summary.partitions.count)", "spilled_runs": "\(stats.spilledRuns)",
-                    "columnar": "\(sink.layout != nil)",
+                    "columnar": "\(sinks[0].layout != nil)", "workers": "\(stats.partitionWorkers)",
                 ])
-            return StagedReduce(summary: summary, stagings: sink.partitions.map(\.staging), runID: runID)
+            return StagedReduce(summary: summary, stagings: written.map(\.staging), runID: runID)
         } catch {
-            sink.abort()
+            for sink in sinks { sink.abort() }
             throw error
         }
+    }
+
+    /// The columnar path: on `partitionWorkers` threads when the budget can be shared (each with its own sink,
+    /// appended to `sinks`), else on the calling thread. Output row groups are cut by a row count taken from the
+    /// widest input row, so the files are the same either way.
+    private func reduceColumns<Row: ParquetRow>(
+        _: Row.Type, layout: ColumnarLayout, inputs: [String], sinks: inout [PartitionSink],
+        make: () throws -> PartitionSink
+    ) throws -> ExternalSortStatistics {
+        let plan = ColumnarMemoryPlan(budget: sortConfiguration.memoryBudget)
+        // Footers only, read once; an unreadable file fails properly when it is read.
+        let footers = ColumnarInput(layout: layout, sliceBytes: plan.sliceBytes).footers(inputs)
+        for sink in sinks { sink.layout = layout }
+        func setRowGroups(bytesPerRow: Int) {
+            for sink in sinks {
+                sink.writerOptions.rowGroupRows = plan.outputRowGroupRows(
+                    bytesPerRow: bytesPerRow, limit: writerOptions.rowGroupRows)
+            }
+        }
+        guard let worker = PartitionedColumnarReduce<Row>.workerConfiguration(sortConfiguration, footers: footers)
+        else {
+            let reduce = try ColumnarReduce<Row>(layout: layout, configuration: sortConfiguration, logger: logger)
+            reduce.reserve(forRows: footers.rows)
+            for path in inputs { try reduce.add(path: path) }
+            setRowGroups(bytesPerRow: reduce.input.bytesPerRow)
+            try reduce.finish(to: sinks[0])
+            return reduce.statistics
+        }
+        for _ in 1..<sortConfiguration.partitionWorkers { sinks.append(try make()) }
+        for sink in sinks { sink.layout = layout }
+        let reduce = try PartitionedColumnarReduce<Row>(
+            layout: layout, worker: worker, sliceBytes: plan.sliceBytes, sinks: sinks, inputs: inputs,
+            expectedRows: footers.rows, logger: logger)
+        let limit = writerOptions.rowGroupRows
+        return try reduce.run { plan.outputRowGroupRows(bytesPerRow: $0, limit: limit) }
     }
 
     /// The row path: each row decoded to `Row`, encoded for `ExternalSorter`, decoded again after the merge.
@@ -526,7 +561,8 @@ final class PartitionSink: WinnerSink {
     private let dataset: ParquetDataset
     private let fileName: String
     private let runID: String
-    private let writerOptions: ParquetWriterOptions
+    /// `rowGroupRows` is set once the inputs are read (`ColumnarMemoryPlan.outputRowGroupRows`).
+    var writerOptions: ParquetWriterOptions
     private(set) var partitions: [Staged] = []
     private var writer: ParquetWriter?
     private var currentWord: UInt64?

@@ -63,21 +63,28 @@ enum SortRecord {
     }
 }
 
-/// Spill file framing: an 8-byte file magic, then blocks `[u32 'WBLK'][u32 byteCount][u32 recordCount][u32 crc32c]`
-/// + records, then a footer `[u32 'WEND'][u32 crc32c of the count][u64 total records]`. The CRC of a block covers its
-/// byte and record counts and its bytes, so a flipped bit, a truncated file or a missing footer is detected.
+/// Spill file framing: an 8-byte file magic, then blocks `[u32 'WBLK'][u32 byteCount][u32 recordCount][u32 check]`
+/// + records, then a footer `[u32 'WEND'][u32 check of the count][u64 total records]`. A block's check (XXH64 of its
+/// bytes seeded with its byte and record counts, folded to 32 bits) covers the counts and the bytes, so a flipped
+/// bit, a truncated file or a missing footer is detected.
 enum SpillFormat {
-    /// "WTSPILL1" read as a little-endian u64.
-    static let fileMagic: UInt64 = "WTSPILL1".utf8.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    /// "WTSPILL2" read as a little-endian u64 (version 1 used CRC-32C).
+    static let fileMagic: UInt64 = "WTSPILL2".utf8.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     static let blockMagic: UInt32 = 0x4B4C_4257  // "WBLK"
     static let endMagic: UInt32 = 0x444E_4557  // "WEND"
     static let blockHeaderBytes = 16
 
     static func blockChecksum(byteCount: UInt32, recordCount: UInt32, data: UnsafeRawBufferPointer) -> UInt32 {
-        var counts = (byteCount.littleEndian, recordCount.littleEndian)
-        let crc = Swift.withUnsafeBytes(of: &counts) { CRC32C.checksum($0) }
-        return CRC32C.update(crc, data)
+        fold(XXH64.hash(data, seed: UInt64(byteCount) << 32 | UInt64(recordCount)))
     }
+
+    /// The footer's check of the total record count.
+    static func countChecksum(_ total: UInt64) -> UInt32 {
+        var value = total.littleEndian
+        return fold(Swift.withUnsafeBytes(of: &value) { XXH64.hash($0) })
+    }
+
+    private static func fold(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash ^ hash >> 32) }
 }
 
 func posixError(_ operation: String, _ path: String, code: ReducerError.Code = .io) -> ReducerError {
@@ -162,9 +169,8 @@ final class SpillWriter {
     /// Writes the last block and the footer, and closes the file.
     func finish() throws(ReducerError) {
         try flush()
-        var total = totalRecords.littleEndian
-        let crc = Swift.withUnsafeBytes(of: &total) { CRC32C.checksum($0) }
-        var footer = (SpillFormat.endMagic.littleEndian, crc.littleEndian, total)
+        let crc = SpillFormat.countChecksum(totalRecords)
+        var footer = (SpillFormat.endMagic.littleEndian, crc.littleEndian, totalRecords.littleEndian)
         try Swift.withUnsafeBytes(of: &footer) { (raw) throws(ReducerError) in try writeAll(raw) }
         let result = close(descriptor)
         descriptor = -1
@@ -232,8 +238,7 @@ final class SpillReader {
         let magic = UInt32(littleEndian: header.0)
         if magic == SpillFormat.endMagic {
             let total = UInt64(littleEndian: UInt64(header.2) | UInt64(header.3) << 32)
-            var totalLE = total.littleEndian
-            let crc = Swift.withUnsafeBytes(of: &totalLE) { CRC32C.checksum($0) }
+            let crc = SpillFormat.countChecksum(total)
             guard crc == UInt32(littleEndian: header.1) else { throw corrupt("footer checksum mismatch") }
             guard total == recordsRead else { throw corrupt("footer says \(total) records, read \(recordsRead)") }
             var extra: UInt8 = 0

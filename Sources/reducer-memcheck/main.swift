@@ -10,7 +10,7 @@ import Warehouse
 // a test runner also counts every other test.
 //
 //   reducer-memcheck --unique M --copies D --budget BYTES --padding P [--spill DIR]
-//   reducer-memcheck reduce --budget BYTES --out DIR --run ID [--spill DIR] FILE...   (benchmarks: episodes files)
+//   reducer-memcheck reduce --budget BYTES --out DIR --run ID [--spill DIR] [--workers N] FILE...   (benchmarks: episodes files)
 //   reducer-memcheck load --database URL --rows N [--csv PATH] [--parquet DIR] [--keep]   (benchmarks: slice load)
 #if canImport(Glibc)
     import Glibc
@@ -91,6 +91,7 @@ func reduceFiles() -> Never {
     var out = ""
     var run = "bench"
     var spill = ExternalSortConfiguration.defaultSpillDirectory
+    var workers = ExternalSortConfiguration().partitionWorkers
     var files: [String] = []
     while !arguments.isEmpty {
         let name = arguments.removeFirst()
@@ -105,6 +106,7 @@ func reduceFiles() -> Never {
         case "--out": out = value
         case "--run": run = value
         case "--spill": spill = value
+        case "--workers": workers = Int(value) ?? 0
         default: fail("unknown option \(name)")
         }
     }
@@ -115,7 +117,8 @@ func reduceFiles() -> Never {
     do {
         summary = try ProcessedReducer(
             outputRoot: out,
-            sortConfiguration: ExternalSortConfiguration(memoryBudget: budget, spillDirectory: spill),
+            sortConfiguration: ExternalSortConfiguration(
+                memoryBudget: budget, spillDirectory: spill, partitionWorkers: workers),
             logger: Logger(label: "reducer-memcheck")
         ).reduce(EpisodeRow.self, inputs: files, runID: run)
     } catch { fail("\(error)") }
@@ -126,7 +129,7 @@ func reduceFiles() -> Never {
     print(
         """
         {"inputRows":\(summary.inputRows),"outputRows":\(summary.outputRows),"partitions":\(summary.partitions.count),\
-        "spilledRuns":\(summary.sort.spilledRuns),"seconds":\(seconds),"rowsPerSecond":\(Double(summary.inputRows) / seconds),\
+        "spilledRuns":\(summary.sort.spilledRuns),"workers":\(summary.sort.partitionWorkers),"seconds":\(seconds),"rowsPerSecond":\(Double(summary.inputRows) / seconds),\
         "vmHWMKiB":\(memory.hwm)}
         """)
     exit(0)

@@ -76,6 +76,17 @@ import Testing
         // above: a doubled sort limit grew 47.5 MB, whole row-group reads 119 MB.
         #expect(growth < Double(budget + (8 << 20)), "peak RSS grew by \(Int(growth) >> 10) KiB, budget \(budget >> 10) KiB")
         #expect(contents(of: folder + "/spill").isEmpty)
+        // Row groups small enough for two workers (each reads every group within half the budget): the same bound.
+        try generate(folder + "/grouped", unique: 200_000, copies: 3, files: 3, group: 20_000)
+        let grouped = try reduce("grouped")
+        #expect(grouped["workers"] == 2, "each worker's half of the budget must hold two row groups' reserve")
+        #expect(grouped["outputRows"] == 200_000)
+        #expect(try #require(grouped["spilledRuns"]) >= 4)
+        let twoWorkers = (try #require(grouped["vmHWMKiB"]) - (try #require(small["vmHWMKiB"]))) * 1024
+        #expect(
+            twoWorkers < Double(budget + (8 << 20)),
+            "two workers: peak RSS grew by \(Int(twoWorkers) >> 10) KiB, budget \(budget >> 10) KiB")
+        #expect(contents(of: folder + "/spill").isEmpty)
     }
 
     /// Slices of a row group, read page by page, equal the whole group read at once (dictionary pages whose
