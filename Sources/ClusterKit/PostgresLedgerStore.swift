@@ -42,8 +42,9 @@ public struct LedgerStoreError: Error, Hashable, Sendable, CustomStringConvertib
 /// The durable ledger in its own PostgreSQL schema.
 ///
 /// Each row stores the full record as `jsonb` (the source of truth for `load`; a done unit's accepted files are
-/// rows of `outputs` instead of a manifest inside it) plus typed columns for operators' SQL. A lease grant is one `lease_grants` row for all its units (the `units` row keeps the unit's previous state
-/// until its next transition); the journal is cleared when a restarted coordinator has rewritten every leased row.
+/// rows of `outputs` instead of a manifest inside it) plus typed columns for operators' SQL. A lease grant is one
+/// `lease_grants` row for all its units (the `units` row keeps the unit's previous state until its next
+/// transition); the journal is cleared when a restarted coordinator has rewritten every leased row.
 /// `persist` writes one drained batch in one statement (one implicit transaction), so a batch is all or nothing:
 /// the coordinator persists before it replies, and after a crash `load` rebuilds exactly the state that replies
 /// were based on.
