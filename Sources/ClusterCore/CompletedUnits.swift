@@ -75,11 +75,10 @@ struct CompletedUnitTable: Sendable {
     private var runIndex: [RunID: UInt32] = [:]
 
     var count: Int { entries.count }
-    var isEmpty: Bool { entries.isEmpty }
 
     mutating func insert(_ id: UnitID, run: RunID, epoch: UInt32) {
         let index: UInt32
-        // Done units come in runs of the same run: compare with the last one before hashing the name.
+        // Consecutive done units nearly always belong to one run: compare with the last before hashing the name.
         if let last = runs.last, last == run {
             index = UInt32(runs.count - 1)
         } else if let known = runIndex[run] {
