@@ -91,8 +91,6 @@ struct CompletedUnitTable: Sendable {
         entries[UnitKey(id)] = Entry(run: index, epoch: epoch)
     }
 
-    mutating func reserveCapacity(_ capacity: Int) { entries.reserveCapacity(capacity) }
-
     subscript(id: UnitID) -> CompletedUnit? {
         guard !entries.isEmpty, let entry = entries[UnitKey(id)] else { return nil }
         return CompletedUnit(run: runs[Int(entry.run)], token: LeaseToken(unit: id, epoch: entry.epoch))

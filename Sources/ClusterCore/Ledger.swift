@@ -57,7 +57,7 @@ public struct Ledger: Sendable {
         for (id, unit) in units where unit.state == .done {
             counts[DepthKey(run: unit.run, platform: unit.platform, kind: unit.kind), default: StateCounts()].done += 1
             nextPendingSeq = max(nextPendingSeq, unit.pendingSeq &+ 1)
-            completed.insert(id, run: unit.run, epoch: unit.completedBy?.epoch ?? unit.leaseEpoch)
+            keepCompact(unit)
             units[id] = nil
         }
         // Epochs only grow, so an entry is current exactly when its epoch is newer than the row's, whatever the
@@ -109,8 +109,10 @@ public struct Ledger: Sendable {
         }
     }
 
-    /// Room for `count` more done units, so restoring millions does not rehash the table again and again.
-    public mutating func reserveCompleted(_ count: Int) { completed.reserveCapacity(completed.count + count) }
+    /// Records a done unit's compact form; the caller drops the whole row.
+    private mutating func keepCompact(_ unit: UnitRecord) {
+        completed.insert(unit.id, run: unit.run, epoch: unit.completedBy?.epoch ?? unit.leaseEpoch)
+    }
 
     // MARK: Changes
 
@@ -124,7 +126,7 @@ public struct Ledger: Sendable {
             let unit = units.values[index]
             out.append(.unit(unit))
             if unit.state == .done {
-                completed.insert(id, run: unit.run, epoch: unit.completedBy?.epoch ?? unit.leaseEpoch)
+                keepCompact(unit)
                 units.remove(at: index)
             }
         }

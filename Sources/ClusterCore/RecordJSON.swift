@@ -7,20 +7,20 @@ import Foundation
 /// Writes the ledger's durable records as the same JSON objects their `Codable` conformance produces (absent
 /// optionals omitted, keys in declaration order), without `JSONEncoder`'s per-field dynamic dispatch: the group
 /// commit encodes every changed unit, and `JSONEncoder` was the largest cost of the coordinator
-/// (docs/bench/dispatch.md). `JSONDecoder` reads the output back into equal records (tested).
+/// (docs/bench/dispatch.md). `JSONDecoder` reads the output back into equal records (tested), except that a
+/// unit record leaves its manifest out: the store keeps accepted files as rows of their own (`outputArray`).
 public struct RecordJSONWriter: Sendable {
     public internal(set) var bytes: [UInt8] = []
 
     public init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
-    /// A JSON array of the records. `manifests: false` leaves each done unit's manifest out (the store keeps
-    /// accepted files in their own table, written from `outputArray`).
-    public static func array(_ units: [UnitRecord], manifests: Bool = true) -> String {
+    /// A JSON array of the records.
+    public static func array(_ units: [UnitRecord]) -> String {
         var writer = RecordJSONWriter(reservingCapacity: units.count * 640 + 2)
         writer.byte(UInt8(ascii: "["))
         for (index, unit) in units.enumerated() {
             if index > 0 { writer.byte(UInt8(ascii: ",")) }
-            writer.write(unit, manifest: manifests)
+            writer.write(unit)
         }
         writer.byte(UInt8(ascii: "]"))
         return String(decoding: writer.bytes, as: UTF8.self)
@@ -42,8 +42,16 @@ public struct RecordJSONWriter: Sendable {
                 writer.string(unit.id.rawValue)
                 writer.raw(",\"token\":")
                 writer.string(token.rawValue)
-                writer.raw(",")
-                writer.fields(of: file)
+                writer.raw(",\"path\":")
+                writer.string(file.path)
+                writer.raw(",\"table\":")
+                writer.string(file.table)
+                writer.raw(",\"rows\":")
+                writer.int(file.rows)
+                writer.raw(",\"bytes\":")
+                writer.int(file.bytes)
+                writer.raw(",\"sha256\":")
+                writer.string(file.sha256)
                 writer.byte(UInt8(ascii: "}"))
             }
         }
@@ -83,7 +91,7 @@ public struct RecordJSONWriter: Sendable {
         raw("]}")
     }
 
-    public mutating func write(_ unit: UnitRecord, manifest includeManifest: Bool = true) {
+    public mutating func write(_ unit: UnitRecord) {
         raw("{\"id\":")
         string(unit.id.rawValue)
         raw(",\"run\":")
@@ -135,33 +143,9 @@ public struct RecordJSONWriter: Sendable {
             raw(",\"completedBy\":")
             string(completedBy.rawValue)
         }
-        if includeManifest, let manifest = unit.manifest {
-            raw(",\"manifest\":{\"files\":[")
-            for (index, file) in manifest.files.enumerated() {
-                if index > 0 { byte(UInt8(ascii: ",")) }
-                byte(UInt8(ascii: "{"))
-                fields(of: file)
-                byte(UInt8(ascii: "}"))
-            }
-            raw("]}")
-        }
         raw(",\"stats\":")
         write(unit.stats)
         byte(UInt8(ascii: "}"))
-    }
-
-    /// `"path":…,"table":…,"rows":…,"bytes":…,"sha256":…` without braces.
-    mutating func fields(of file: OutputFile) {
-        raw("\"path\":")
-        string(file.path)
-        raw(",\"table\":")
-        string(file.table)
-        raw(",\"rows\":")
-        int(file.rows)
-        raw(",\"bytes\":")
-        int(file.bytes)
-        raw(",\"sha256\":")
-        string(file.sha256)
     }
 
     mutating func write(_ stats: TaskStats) {

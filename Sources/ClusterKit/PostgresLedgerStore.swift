@@ -200,7 +200,7 @@ public struct PostgresLedgerStore: Sendable {
         // A done unit's files go to `outputs` only, as flat rows; its `record` leaves the manifest out. Writing
         // them twice cost PostgreSQL most of its time per unit (parsing, storing and often compressing a record
         // several times larger).
-        let unitJSON = RecordJSONWriter.array(units, manifests: false)
+        let unitJSON = RecordJSONWriter.array(units)
         let grantJSON = RecordJSONWriter.grantArray(grants)
         let outputJSON = RecordJSONWriter.outputArray(units)
         // The name was validated to [a-z_][a-z0-9_]*, so quoting needs no escaping (and no trip to the PG thread).
@@ -324,9 +324,6 @@ public struct PostgresLedgerStore: Sendable {
     /// Rebuilds the ledger state machine from the store.
     public func loadLedger(config: LedgerConfig) async throws -> Ledger {
         var ledger = Ledger(config: config, restoring: try await load())
-        let s = try await connection.quoteIdentifier(schema)
-        let done = try await connection.query("SELECT count(*) FROM \(s).units WHERE state = 'done'")
-        ledger.reserveCompleted(Int(try done.rows.first?.value(0, as: Int64.self) ?? 0))
         try await loadCompleted { ledger.restoreCompleted($0) }
         return ledger
     }
