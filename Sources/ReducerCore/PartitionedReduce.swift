@@ -53,9 +53,6 @@ final class PartitionOwners: Sendable {
         }
         return mine == count ? nil : owned
     }
-
-    /// Partitions assigned so far.
-    var partitions: Int { state.withLock { $0.owners.count } }
 }
 
 /// A columnar reduce on several threads: every (day, platform) partition belongs to one worker (`PartitionOwners`),

@@ -134,24 +134,18 @@ public struct ProcessedReducer: Sendable {
         let plan = ColumnarMemoryPlan(budget: sortConfiguration.memoryBudget)
         // Footers only, read once; an unreadable file fails properly when it is read.
         let footers = ColumnarInput(layout: layout, sliceBytes: plan.sliceBytes).footers(inputs)
+        let worker = PartitionedColumnarReduce<Row>.workerConfiguration(sortConfiguration, footers: footers)
+        if worker != nil { for _ in 1..<sortConfiguration.partitionWorkers { sinks.append(try make()) } }
         for sink in sinks { sink.layout = layout }
-        func setRowGroups(bytesPerRow: Int) {
-            for sink in sinks {
-                sink.writerOptions.rowGroupRows = plan.outputRowGroupRows(
-                    bytesPerRow: bytesPerRow, limit: writerOptions.rowGroupRows)
-            }
-        }
-        guard let worker = PartitionedColumnarReduce<Row>.workerConfiguration(sortConfiguration, footers: footers)
-        else {
+        guard let worker else {
             let reduce = try ColumnarReduce<Row>(layout: layout, configuration: sortConfiguration, logger: logger)
             reduce.reserve(forRows: footers.rows)
             for path in inputs { try reduce.add(path: path) }
-            setRowGroups(bytesPerRow: reduce.input.bytesPerRow)
+            sinks[0].writerOptions.rowGroupRows = plan.outputRowGroupRows(
+                bytesPerRow: reduce.input.bytesPerRow, limit: writerOptions.rowGroupRows)
             try reduce.finish(to: sinks[0])
             return reduce.statistics
         }
-        for _ in 1..<sortConfiguration.partitionWorkers { sinks.append(try make()) }
-        for sink in sinks { sink.layout = layout }
         let reduce = try PartitionedColumnarReduce<Row>(
             layout: layout, worker: worker, sliceBytes: plan.sliceBytes, sinks: sinks, inputs: inputs,
             expectedRows: footers.rows, logger: logger)
