@@ -202,10 +202,6 @@ public struct EndpointCatalog: Sendable, Hashable {
 
     // MARK: Internals
 
-    static func expand(_ template: String, _ values: [String: String], encode: (String) -> String) -> String {
-        expand(template, { values[$0] }, encode: encode)
-    }
-
     static func expand(_ template: String, _ value: (String) -> String?, encode: (String) -> String) -> String {
         guard template.utf8.contains(UInt8(ascii: "{")) else { return encode(template) }
         if template.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
@@ -266,17 +262,12 @@ public struct EndpointCatalog: Sendable, Hashable {
     static func percentEncode(_ text: String, keepSlash: Bool) -> String {
         // Most pieces (literal paths, numbers) need no escaping: return them as they are.
         if text.utf8.allSatisfy({ isUnreserved($0) || ($0 == UInt8(ascii: "/") && keepSlash) }) { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
         var out = ""
         for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
+            if isUnreserved(byte) || (byte == UInt8(ascii: "/") && keepSlash) {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "/") where keepSlash:
-                out += "/"
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
+            } else {
                 out += "%"
                 out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
                 out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
@@ -367,7 +358,7 @@ public struct EndpointParameters: Codable, Sendable, Hashable {
         self.day = day
     }
 
-    /// The value of placeholder `name`, as `placeholderValues[name]` gives it.
+    /// The value of placeholder `name` in a URL template.
     func placeholderValue(named name: String) -> String? {
         switch name {
         case "titleId": titleId.map { String($0) }
@@ -378,17 +369,6 @@ public struct EndpointParameters: Codable, Sendable, Hashable {
         case "day": day.flatMap { Weekdays.kakaoKeys.indices.contains($0) ? Weekdays.kakaoKeys[$0] : nil }
         default: nil
         }
-    }
-
-    var placeholderValues: [String: String] {
-        var values: [String: String] = [:]
-        if let titleId { values["titleId"] = String(titleId) }
-        if let episodeId { values["episodeId"] = String(episodeId) }
-        if let page { values["page"] = String(page) }
-        if let offset { values["offset"] = String(offset) }
-        if let limit { values["limit"] = String(limit) }
-        if let day, Weekdays.kakaoKeys.indices.contains(day) { values["day"] = Weekdays.kakaoKeys[day] }
-        return values
     }
 
     /// "title 183559 episode 654 page 2", for error messages.

@@ -71,3 +71,17 @@ import Testing
 extension String {
     fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
+
+extension EndpointParameters {
+    /// The table request building used before `placeholderValue(named:)`: the oracle it is tested against.
+    fileprivate var placeholderValues: [String: String] {
+        var values: [String: String] = [:]
+        if let titleId { values["titleId"] = String(titleId) }
+        if let episodeId { values["episodeId"] = String(episodeId) }
+        if let page { values["page"] = String(page) }
+        if let offset { values["offset"] = String(offset) }
+        if let limit { values["limit"] = String(limit) }
+        if let day, Weekdays.kakaoKeys.indices.contains(day) { values["day"] = Weekdays.kakaoKeys[day] }
+        return values
+    }
+}
