@@ -43,20 +43,16 @@ public final class PGCopyWriter {
     }
 
     /// Sends `rowCount` whole rows encoded elsewhere by a `PGCopyEncoder(format:header: false)` of this writer's
-    /// format (e.g. on a dedicated reader thread, so decoding and encoding overlap the send). The bytes join the
-    /// current batch, which is sent once it reaches `batchBytes`.
-    /// Rows of at least `batchBytes` go to the connection as they are, after what is buffered: copying megabytes
-    /// into the writer's buffer cost more than encoding them (fresh pages, faulted in on every batch).
+    /// format (e.g. on a dedicated reader thread, so decoding and encoding overlap the send). Fewer than
+    /// `batchBytes` join the current batch, which is sent once it reaches `batchBytes`; more go to the connection
+    /// as they are, after what is buffered (copying megabytes into the buffer cost more than encoding them).
     nonisolated(nonsending) public func writeEncodedRows(_ bytes: [UInt8], rowCount: Int) async throws {
         try checkOpen()
         rowsWritten += rowCount
         if bytes.count >= Self.batchBytes {
             try await flush(final: false)
             try await waitForInFlight()
-            bytesSent += bytes.count
-            let completion = PGCompletion()
-            connection.sendCopyData(bytes, completion: completion)
-            inFlight = completion
+            send(bytes)
             return
         }
         encoder.appendEncodedRows(bytes)
@@ -102,13 +98,16 @@ public final class PGCopyWriter {
         }
         try await waitForInFlight()
         let batch = encoder.takeBytes()
-        bytesSent += batch.count
-        if !batch.isEmpty {
-            let completion = PGCompletion()
-            connection.sendCopyData(batch, completion: completion)
-            inFlight = completion
-        }
+        if !batch.isEmpty { send(batch) }
         if final { try await waitForInFlight() }
+    }
+
+    /// Hands one batch to the connection; the caller has waited for the one before.
+    private func send(_ batch: [UInt8]) {
+        bytesSent += batch.count
+        let completion = PGCompletion()
+        connection.sendCopyData(batch, completion: completion)
+        inFlight = completion
     }
 
     /// After the producer failed: stops accepting rows, waits for the batch in flight and returns the send

@@ -142,8 +142,6 @@ final class ProcessedColumnReader<Row: ParquetRow> {
         missingColumns = missing
     }
 
-    var rowCount: Int { reader.rowCount }
-
     /// Calls `body` with each slice of every row group, in file order.
     func forEachSlice(rows sliceRows: Int, _ body: (ProcessedColumns) throws -> Void) throws {
         if let missing = missingColumns.first {
@@ -225,7 +223,6 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
         var columns = columns
         try check(&columns, fileTypes: fileTypes)
         let count = columns.rowCount
-        fingerprint(columns)
         do {
             try encoder.appendBinaryRows(copyColumns(columns), rows: 0..<count)
         } catch {
@@ -233,6 +230,7 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
                 code: .invalidRow, operation: "read \(Row.table) row", subject: columns.source,
                 detail: "row group \(columns.rowGroup), rows from \(columns.firstRow): \(error)")
         }
+        fingerprint(columns)
         rows += count
         pendingRows += count
     }

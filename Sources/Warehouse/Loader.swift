@@ -360,12 +360,11 @@ public struct WarehouseLoader: Sendable {
     ) async throws -> LoadResult {
         try await loadProcessedFiles(
             Row.self, files: files, on: connection, runID: runID, snapshotDate: snapshotDate, platform: platform,
-            expectedRows: expectedRows, progressInterval: progressInterval, progress: progress,
-            reading: Row.self is any ColumnarLoadRow.Type ? .columns : .rows)
+            expectedRows: expectedRows, progressInterval: progressInterval, progress: progress, reading: .columns)
     }
 
-    /// How `loadProcessedFiles` reads the files: a slice of columns at a time (every warehouse table), or row by
-    /// row into `Row` values (a row type without a columnar layout; the tests' reference path).
+    /// How `loadProcessedFiles` reads the files: a slice of columns at a time (every warehouse table; a row type
+    /// without a columnar layout falls back to rows), or row by row into `Row` values (the tests' reference path).
     enum ProcessedFileReading { case columns, rows }
 
     /// Rows per slice of a row group on the columnar path: about 1 MiB of COPY data for episodes.

@@ -56,7 +56,7 @@ import Testing
     @Test func blocksOfRowsEncodeAsTheRowEncoderDoes() throws {
         var g = SplitMix64(seed: 0x00C0_1A55)
         for round in 0..<300 {
-            let kinds = (0..<Int(g.next() % 9)).map { _ in Sample.Kind.allCases[Int(g.next() % 9)] }
+            let kinds = (0..<Int(g.next() % 9)).map { _ in Sample.Kind.allCases[Int(g.next() % UInt64(Sample.Kind.allCases.count))] }
             let rows = Int(g.next() % 40)
             let (columns, samples) = Self.columns(kinds: kinds, rows: rows, &g)
             let lower = rows == 0 ? 0 : Int(g.next() % UInt64(rows))

@@ -247,6 +247,7 @@ import Testing
                         errors.append(error)
                     }
                 }
+                try #require(errors.count == 2, "both paths must refuse \(file)")
                 return (errors[0], errors[1])
             }
 
