@@ -235,9 +235,9 @@ struct Measurement {
     /// Resident set when every unit is done: the ledger's records without the transient peak of creating the run.
     let endRSS: Double
     /// A coordinator restarted on the finished ledger: seconds until it listens, its peak and resident set then.
-    let restartSeconds: Double
-    let restartPeakRSS: Double
-    let restartRSS: Double
+    var restartSeconds = 0.0
+    var restartPeakRSS = 0.0
+    var restartRSS = 0.0
 }
 
 let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -302,7 +302,7 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     }
     let elapsed = ContinuousClock.now - start
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    let measurement = (
+    var measurement = Measurement(
         seconds: seconds, coordinatorCPU: cpuSeconds(pid: pid) - cpu0, driverCPU: cpuSeconds(pid: getpid()) - self0,
         postgresCPU: postgres.map { cpuSeconds(pid: $0) }.reduce(0, +) - postgres0,
         peakRSS: statusField(pid: pid, "VmHWM"), endRSS: statusField(pid: pid, "VmRSS"))
@@ -313,9 +313,9 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     let restartStart = ContinuousClock.now
     let (restarted, restartedInput, _) = try await startCoordinator(role: "restart", schema: schema)
     let restartElapsed = ContinuousClock.now - restartStart
-    let restart = (
-        seconds: Double(restartElapsed.components.seconds) + Double(restartElapsed.components.attoseconds) / 1e18,
-        peak: statusField(pid: restarted.processIdentifier, "VmHWM"), rss: statusField(pid: restarted.processIdentifier, "VmRSS"))
+    measurement.restartSeconds = Double(restartElapsed.components.seconds) + Double(restartElapsed.components.attoseconds) / 1e18
+    measurement.restartPeakRSS = statusField(pid: restarted.processIdentifier, "VmHWM")
+    measurement.restartRSS = statusField(pid: restarted.processIdentifier, "VmRSS")
     try restartedInput.fileHandleForWriting.close()
     await offPool { restarted.waitUntilExit() }
 
@@ -325,10 +325,7 @@ let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/p
     _ = try await connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
     await connection.close()
     guard persisted == unitCount else { throw BenchError(description: "\(persisted) of \(unitCount) units persisted as done") }
-    return Measurement(
-        seconds: measurement.seconds, coordinatorCPU: measurement.coordinatorCPU, driverCPU: measurement.driverCPU,
-        postgresCPU: measurement.postgresCPU, peakRSS: measurement.peakRSS, endRSS: measurement.endRSS,
-        restartSeconds: restart.seconds, restartPeakRSS: restart.peak, restartRSS: restart.rss)
+    return measurement
 }
 
 print("dispatch-bench: UNITS=\(unitCount) RUNS=\(runs) CLIENTS=\(clientCounts) BATCH=\(batch) MODES=\(modes) FILES=\(filesPerUnit)")
