@@ -143,9 +143,10 @@ enum SpillChunk {
 
 /// The row path reads strings with `String(decoding:as:)`, which replaces invalid UTF-8 with U+FFFD; the columnar path
 /// keeps bytes, so it repairs string columns the same way on input (keys included, so both paths see the same keys).
-enum UTF8Repair {
+/// The warehouse's columnar load repairs the columns it reads the same way.
+package enum UTF8Repair {
     /// The column with every invalid value decoded as the row path decodes it, or nil when all values are valid.
-    static func repaired(_ strings: ByteArrayColumn) -> ByteArrayColumn? {
+    package static func repaired(_ strings: ByteArrayColumn) -> ByteArrayColumn? {
         let offsets = strings.offsets
         let valid = strings.bytes.withUnsafeBytes { raw -> Bool in
             guard isValid(raw) else { return false }

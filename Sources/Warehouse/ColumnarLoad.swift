@@ -264,9 +264,9 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
             if !expected.nullable, let validity = values.validity, let row = validity.firstIndex(of: false) {
                 throw failure(columns, expected.name, row: row, "expected a non-null \(expected.type)")
             }
-            if case .byteArray(let text) = values.storage, !isWellFormedUTF8(text) {
+            if case .byteArray(let text) = values.storage, let repaired = UTF8Repair.repaired(text) {
                 // The row path decodes with `String(decoding:)`, which replaces malformed sequences with U+FFFD.
-                values.storage = .byteArray(ByteArrayColumn((0..<text.count).map { text.string(at: $0) }))
+                values.storage = .byteArray(repaired)
                 columns.batch.columns[position] = values
             }
             if case .date = expected.type, case .int32(let days) = values.storage {
@@ -433,53 +433,6 @@ private let fnvPrime: UInt64 = 0x0000_0100_0000_01B3
             for row in states.indices { states[row] = fnv(states[row], bits(values[row])) }
         }
     }
-}
-
-/// Whether every value of `column` is well-formed UTF-8 (Unicode table 3-7: no overlong forms, surrogates or code
-/// points past U+10FFFF): the whole buffer is, and no value starts inside a character.
-func isWellFormedUTF8(_ column: ByteArrayColumn) -> Bool {
-    let valid = column.bytes.withUnsafeBufferPointer { isWellFormedUTF8($0) }
-    guard valid else { return false }
-    let bytes = column.bytes
-    for offset in column.offsets where offset < bytes.count && bytes[offset] & 0xC0 == 0x80 { return false }
-    return true
-}
-
-func isWellFormedUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-    let count = bytes.count
-    var index = 0
-    @inline(__always) func continuation(_ at: Int, _ range: ClosedRange<UInt8> = 0x80...0xBF) -> Bool {
-        at < count && range.contains(bytes[at])
-    }
-    while index < count {
-        if index + 8 <= count,
-            UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0
-        {
-            index += 8
-            continue
-        }
-        let lead = bytes[index]
-        switch lead {
-        case 0x00...0x7F:
-            index += 1
-        case 0xC2...0xDF:
-            guard continuation(index + 1) else { return false }
-            index += 2
-        case 0xE0...0xEF:
-            let second: ClosedRange<UInt8> = lead == 0xE0 ? 0xA0...0xBF : lead == 0xED ? 0x80...0x9F : 0x80...0xBF
-            guard continuation(index + 1, second), continuation(index + 2) else { return false }
-            index += 3
-        case 0xF0...0xF4:
-            let second: ClosedRange<UInt8> = lead == 0xF0 ? 0x90...0xBF : lead == 0xF4 ? 0x80...0x8F : 0x80...0xBF
-            guard continuation(index + 1, second), continuation(index + 2), continuation(index + 3) else {
-                return false
-            }
-            index += 4
-        default:
-            return false
-        }
-    }
-    return true
 }
 
 // MARK: - Row types

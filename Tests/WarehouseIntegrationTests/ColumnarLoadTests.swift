@@ -338,8 +338,9 @@ import Testing
         check(CommentRow.self)
     }
 
-    /// The UTF-8 check against the standard library's validation, on random and boundary-heavy inputs.
-    @Test func utf8CheckAgreesWithTheStandardLibrary() {
+    /// The UTF-8 repair the columnar load shares with the reducer (`UTF8Repair`) against the standard library's
+    /// validation and `String(decoding:)`, on random and boundary-heavy inputs.
+    @Test func utf8RepairAgreesWithTheStandardLibrary() {
         var g = SplitMix64(seed: 0x0075_7466_38)
         let pieces: [[UInt8]] = [
             Array("a".utf8), Array("é".utf8), Array("웹".utf8), Array("🎉".utf8), [0x80], [0xC0, 0x80],
@@ -362,7 +363,12 @@ import Testing
             let expected = (0..<column.count).allSatisfy {
                 String(validating: column.bytes(at: $0), as: UTF8.self) != nil
             }
-            #expect(isWellFormedUTF8(column) == expected, "\(bytes) \(offsets)")
+            let repaired = UTF8Repair.repaired(column)
+            #expect((repaired == nil) == expected, "\(bytes) \(offsets)")
+            if let repaired {
+                #expect((0..<column.count).map { repaired.string(at: $0) } == (0..<column.count).map { column.string(at: $0) })
+                #expect((0..<repaired.count).allSatisfy { String(validating: repaired.bytes(at: $0), as: UTF8.self) != nil })
+            }
         }
     }
 }
