@@ -164,7 +164,7 @@ let package = Package(
             ]),
         .target(
             name: "ReducerCore",
-            dependencies: ["ParquetKit", "CivilCalendar", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ParquetKit", "CompressionKit", "CivilCalendar", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Warehouse",

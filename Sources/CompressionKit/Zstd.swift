@@ -188,3 +188,59 @@ public final class ZstdDecompressor {
         }
     }
 }
+
+/// One compression and one decompression context for many frames written into and read from the caller's
+/// buffers, so a spill writer compressing thousands of chunks allocates nothing per chunk. Not thread-safe: one
+/// owner at a time.
+public final class ZstdFrameCodec {
+    public let level: Int32
+    private let compression: OpaquePointer
+    private let decompression: OpaquePointer
+
+    public init(level: Int32 = Zstd.defaultLevel) throws {
+        guard let compression = ZSTD_createCCtx() else {
+            throw CompressionError(code: .codecFailure, codec: "zstd", detail: "ZSTD_createCCtx failed (out of memory)")
+        }
+        guard let decompression = ZSTD_createDCtx() else {
+            ZSTD_freeCCtx(compression)
+            throw CompressionError(code: .codecFailure, codec: "zstd", detail: "ZSTD_createDCtx failed (out of memory)")
+        }
+        self.level = level
+        self.compression = compression
+        self.decompression = decompression
+    }
+
+    deinit {
+        ZSTD_freeCCtx(compression)
+        ZSTD_freeDCtx(decompression)
+    }
+
+    /// The most bytes one frame of `count` input bytes can take.
+    public static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Compresses `input` into one frame (recording its content size) at the start of `output`, which should hold
+    /// `compressBound(input.count)` bytes; returns the frame's size.
+    public func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        let result = withCBytes(input) { src, n in
+            ZSTD_compressCCtx(compression, output.baseAddress, output.count, src, n, level)
+        }
+        guard ZSTD_isError(result) == 0 else { throw Zstd.failure(result, "compress") }
+        return result
+    }
+
+    /// Decompresses `input`, which must be whole frames, into `output`; returns the bytes produced. Output that
+    /// does not fit is an error, never a partial result.
+    public func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        let result = withCBytes(input) { src, n in
+            ZSTD_decompressDCtx(decompression, output.baseAddress, output.count, src, n)
+        }
+        guard ZSTD_isError(result) == 0 else {
+            if ZSTD_getErrorCode(result) == ZSTD_error_dstSize_tooSmall {
+                throw CompressionError(
+                    code: .outputTooLarge, codec: "zstd", detail: "output exceeds the limit of \(output.count) bytes")
+            }
+            throw Zstd.failure(result, "decompress")
+        }
+        return result
+    }
+}

@@ -136,8 +136,8 @@ protocol WinnerSink: AnyObject {
 ///
 /// Input row groups are decoded in slices that stay in columnar form; each row adds one fixed-width `SortEntry`. When
 /// the batches plus entries would exceed the budget (`ColumnarMemoryPlan`), the entries are sorted, each key's winner
-/// is kept and the winners are written as a run: chunks of rows, each raw column arrays (`SpillChunk`) inside a
-/// CRC-checked spill record. The runs are then merged with a heap (several passes when there are more than
+/// is kept and the winners are written as a run: chunks of rows, each its column arrays (`SpillChunk`) compressed
+/// with zstd (`SpillChunkCodec`) in a checksummed spill record. The runs are then merged with a heap (several passes when there are more than
 /// fit the budget). Winners go to a `WinnerSink` as references; sinks gather whole columns at once.
 ///
 /// Same rule as the row path: per (day, platform, natural key) the latest `fetched_at` wins, then the larger encoded
@@ -157,10 +157,14 @@ final class ColumnarReduce<Row: ParquetRow> {
     private var bytesPerRow = 0
     private let plan: ColumnarMemoryPlan
     private let runs: SpillRuns
+    /// Compresses the chunks written to runs and decompresses those read back.
+    private let spillCodec: SpillChunkCodec
     /// Reads input files (single-worker use: `add(path:)`).
     let input: ColumnarInput
-    /// Largest decoded chunk and largest record written to a run, which set how many runs one merge pass can hold.
+    /// Largest decoded chunk, its image, and the largest record written to a run, which set how many runs one
+    /// merge pass can hold.
     private var largestChunkBytes = 0
+    private var largestImageBytes = 0
     private var largestChunkRows = 0
     private var largestRecordBytes = 0
     private(set) var statistics = ExternalSortStatistics()
@@ -180,6 +184,7 @@ final class ColumnarReduce<Row: ParquetRow> {
         self.logger = logger
         plan = ColumnarMemoryPlan(budget: configuration.memoryBudget)
         runs = SpillRuns(parent: configuration.spillDirectory, blockBytes: configuration.blockBytes)
+        spillCodec = try SpillChunkCodec()
         input = ColumnarInput(layout: layout, sliceBytes: sliceBytes ?? plan.sliceBytes)
     }
 
@@ -328,7 +333,7 @@ final class ColumnarReduce<Row: ParquetRow> {
     private func newRun() throws -> RunSink {
         let writer = try runs.newWriter()
         return try RunSink(
-            writer: writer, layout: layout, maxRecordBytes: configuration.maxRecordBytes,
+            writer: writer, codec: spillCodec, layout: layout, maxRecordBytes: configuration.maxRecordBytes,
             chunkRows: plan.rows(plan.spillChunkBytes, bytesPerRow: bytesPerRow))
     }
 
@@ -356,16 +361,18 @@ final class ColumnarReduce<Row: ParquetRow> {
     private func noteChunks(of run: RunSink) {
         largestChunkBytes = max(largestChunkBytes, run.largestChunkBytes)
         largestChunkRows = max(largestChunkRows, run.largestChunkRows)
+        largestImageBytes = max(largestImageBytes, run.largestImageBytes)
         largestRecordBytes = max(largestRecordBytes, run.largestRecordBytes)
     }
 
     /// How many runs one merge pass reads at once: each holds a decoded chunk, its entries and a block buffer as
-    /// large as its largest record; retired chunks (and the one being decoded) wait for the sink's next gather; the
-    /// output keeps its share.
+    /// large as its largest (compressed) record; retired chunks (and the one being decoded) wait for the sink's next
+    /// gather; the codec holds one image and one record; the output keeps its share.
     var mergeFanIn: Int {
         let chunk = largestChunkBytes + largestChunkRows * SortEntry.bytes
         let perRun = max(1, chunk + max(configuration.blockBytes, largestRecordBytes))
-        let fixed = plan.outputReserve + (Gatherer.retiredLimit + 1) * chunk
+        let codec = largestImageBytes + SpillChunkCodec.recordBound(imageBytes: largestImageBytes)
+        let fixed = plan.outputReserve + (Gatherer.retiredLimit + 1) * chunk + codec
         return max(2, min(1024, (configuration.memoryBudget - fixed) / perRun))
     }
 
@@ -426,7 +433,7 @@ final class ColumnarReduce<Row: ParquetRow> {
         for path in paths {
             let reader = try SpillReader(
                 path: path, maxBlockBytes: max(configuration.blockBytes, configuration.maxRecordBytes))
-            let cursor = RunCursor(reader: reader)
+            let cursor = RunCursor(reader: reader, codec: spillCodec, maxImageBytes: configuration.maxRecordBytes)
             if try cursor.load(layout: layout, into: gatherer) { cursors.append(cursor) }
         }
         let layout = self.layout
@@ -498,19 +505,25 @@ private struct MergeHead {
 /// Reads one run back a chunk at a time.
 final class RunCursor {
     let reader: SpillReader
+    private let codec: SpillChunkCodec
+    private let maxImageBytes: Int
     private(set) var batch = ColumnBatch([])
     private var entries: [SortEntry] = []
     private var position = 0
     private var slot = -1
 
-    init(reader: SpillReader) { self.reader = reader }
+    init(reader: SpillReader, codec: SpillChunkCodec, maxImageBytes: Int) {
+        self.reader = reader
+        self.codec = codec
+        self.maxImageBytes = maxImageBytes
+    }
 
     var current: SortEntry { entries[position] }
 
     /// Decodes the reader's current record into a batch; false when the run is exhausted.
     func load(layout: ColumnarLayout, into gatherer: Gatherer) throws -> Bool {
         guard let record = reader.current else { return false }
-        batch = try SpillChunk.decode(SortRecord.payload(record), layout: layout, source: reader.path)
+        batch = try codec.batch(of: record, layout: layout, maxImageBytes: maxImageBytes, source: reader.path)
         guard batch.rowCount > 0, case .success(let codes) = layout.platformCodes(batch) else {
             throw ReducerError(
                 code: .corruptSpill, operation: "read spill chunk", subject: reader.path,
@@ -533,9 +546,10 @@ final class RunCursor {
     }
 }
 
-/// Writes winners as a run: chunks of all columns (`SpillChunk`), each in one checksummed spill record.
+/// Writes winners as a run: chunks of all columns (`SpillChunk`), each compressed in one checksummed spill record.
 final class RunSink: WinnerSink {
     let writer: SpillWriter
+    private let codec: SpillChunkCodec
     let layout: ColumnarLayout
     let gatherer = Gatherer()
     private let maxRecordBytes: Int
@@ -544,10 +558,14 @@ final class RunSink: WinnerSink {
     private(set) var rows = 0
     private(set) var largestChunkBytes = 0
     private(set) var largestChunkRows = 0
+    private(set) var largestImageBytes = 0
     private(set) var largestRecordBytes = 0
 
-    init(writer: SpillWriter, layout: ColumnarLayout, maxRecordBytes: Int, chunkRows: Int) throws {
+    init(writer: SpillWriter, codec: SpillChunkCodec, layout: ColumnarLayout, maxRecordBytes: Int, chunkRows: Int)
+        throws
+    {
         self.writer = writer
+        self.codec = codec
         self.layout = layout
         self.maxRecordBytes = maxRecordBytes
         self.chunkRows = chunkRows
@@ -572,11 +590,12 @@ final class RunSink: WinnerSink {
         source.clearPicks()
     }
 
-    /// Writes the picked rows `range` as one record, halving the range until its image fits `maxRecordBytes`.
+    /// Writes the picked rows `range` as one record, halving the range until the record's bound fits
+    /// `maxRecordBytes` (so a reader can always hold it, compressed or not).
     private func write(_ source: Gatherer, _ range: Range<Int>) throws {
         let batch = source.gather(allColumns, layout: layout, range: range)
         let size = SpillChunk.size(of: batch)
-        if size + SortRecord.headerBytes > maxRecordBytes {
+        if SpillChunkCodec.recordBound(imageBytes: size) > maxRecordBytes {
             guard range.count > 1 else {
                 throw ReducerError(
                     code: .recordTooLarge, operation: "write spill chunk", subject: writer.path,
@@ -587,17 +606,12 @@ final class RunSink: WinnerSink {
             try write(source, middle..<range.upperBound)
             return
         }
+        let record = try codec.record(for: batch, imageBytes: size, source: writer.path)
         largestChunkBytes = max(largestChunkBytes, ColumnarLayout.bytes(of: batch))
         largestChunkRows = max(largestChunkRows, range.count)
-        largestRecordBytes = max(largestRecordBytes, SortRecord.headerBytes + size)
-        // One SortRecord (empty key, version = row count, payload = the chunk) in a buffer the writer copies.
-        let record = UnsafeMutableRawPointer.allocate(byteCount: SortRecord.headerBytes + size, alignment: 8)
-        defer { record.deallocate() }
-        record.storeBytes(of: UInt32(0).littleEndian, as: UInt32.self)
-        record.storeBytes(of: UInt32(size).littleEndian, toByteOffset: 4, as: UInt32.self)
-        record.storeBytes(of: Int64(range.count).littleEndian, toByteOffset: 8, as: Int64.self)
-        SpillChunk.encode(batch, to: record + SortRecord.headerBytes)
-        try writer.append(UnsafeRawPointer(record))
+        largestImageBytes = max(largestImageBytes, size)
+        largestRecordBytes = max(largestRecordBytes, SortRecord.size(record))
+        try writer.append(record)
         rows += range.count
     }
 }

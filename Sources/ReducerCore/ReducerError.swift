@@ -2,7 +2,7 @@
 public struct ReducerError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case io, corruptSpill, recordTooLarge, invalidRow, invalidConfiguration, misuse
+            case io, corruptSpill, recordTooLarge, invalidRow, invalidConfiguration, misuse, compression
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -18,6 +18,8 @@ public struct ReducerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The API was called in the wrong order (for example `add` after `finish`).
         public static let misuse = Code(.misuse)
+        /// The spill compressor failed (it can only run out of memory).
+        public static let compression = Code(.compression)
         public var description: String {
             switch base {
             case .io: "I/O error"
@@ -26,6 +28,7 @@ public struct ReducerError: Error, Hashable, Sendable, CustomStringConvertible {
             case .invalidRow: "invalid row"
             case .invalidConfiguration: "invalid configuration"
             case .misuse: "misuse"
+            case .compression: "compression failed"
             }
         }
     }

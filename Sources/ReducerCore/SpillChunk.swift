@@ -1,3 +1,4 @@
+import CompressionKit
 import ParquetKit
 
 /// The columnar sort's spill chunk: a batch's columns as raw fixed-width arrays, so writing a run is a copy and
@@ -138,6 +139,108 @@ enum SpillChunk {
         }
         guard position == raw.count else { throw corrupt("\(raw.count - position) bytes after the last column") }
         return ColumnBatch(columns)
+    }
+}
+
+/// Compresses spill chunk images with zstd level 1 (about 9× on sorted episode columns, at ~850 MB/s in and ~2 GB/s
+/// out here): a reduce then spills a fraction of its decoded size, so tens of gigabytes of input fit the disk, and
+/// it writes and reads that much less. Level 1 is the knee: faster levels lose ratio, higher ones speed.
+///
+/// A chunk's spill record is a `SortRecord` with an empty key, the row count as its version, and the payload
+/// `u32 imageBytes` + one zstd frame of the `SpillChunk` image. One codec per sort (not thread-safe): the run
+/// writer and the merge cursors share its buffers and never use them at once.
+final class SpillChunkCodec {
+    static let level: Int32 = 1
+    private let zstd: ZstdFrameCodec
+    /// The image being encoded or decoded.
+    private var image = ScratchBuffer()
+    /// The record being written.
+    private var record = ScratchBuffer()
+
+    init() throws(ReducerError) {
+        do { zstd = try ZstdFrameCodec(level: Self.level) } catch {
+            throw ReducerError(code: .compression, operation: "create spill compressor", detail: "\(error)")
+        }
+    }
+
+    /// The largest record a chunk image of `imageBytes` can take.
+    static func recordBound(imageBytes: Int) -> Int {
+        SortRecord.headerBytes + 4 + ZstdFrameCodec.compressBound(imageBytes)
+    }
+
+    /// `batch` (of `SpillChunk.size(of:)` == `imageBytes`) as a spill record; valid until the codec's next call.
+    func record(for batch: ColumnBatch, imageBytes: Int, source: String) throws(ReducerError) -> UnsafeRawPointer {
+        let imageStart = image.reserve(imageBytes)
+        SpillChunk.encode(batch, to: imageStart)
+        let bound = Self.recordBound(imageBytes: imageBytes)
+        let start = record.reserve(bound)
+        let frameStart = start + SortRecord.headerBytes + 4
+        let frameBytes: Int
+        do {
+            frameBytes = try zstd.compress(
+                UnsafeRawBufferPointer(start: imageStart, count: imageBytes),
+                into: UnsafeMutableRawBufferPointer(start: frameStart, count: bound - SortRecord.headerBytes - 4))
+        } catch {
+            throw ReducerError(code: .compression, operation: "compress spill chunk", subject: source, detail: "\(error)")
+        }
+        start.storeBytes(of: UInt32(0).littleEndian, as: UInt32.self)
+        start.storeBytes(of: UInt32(4 + frameBytes).littleEndian, toByteOffset: 4, as: UInt32.self)
+        start.storeBytes(of: Int64(batch.rowCount).littleEndian, toByteOffset: 8, as: Int64.self)
+        (start + SortRecord.headerBytes).storeBytes(of: UInt32(imageBytes).littleEndian, as: UInt32.self)
+        return UnsafeRawPointer(start)
+    }
+
+    /// Reads back a record `record(for:)` wrote; an image over `maxImageBytes`, a frame that does not decode to
+    /// exactly the declared image, or a row count other than the record's is `corruptSpill`.
+    func batch(of spillRecord: UnsafeRawPointer, layout: ColumnarLayout, maxImageBytes: Int, source: String)
+        throws(ReducerError) -> ColumnBatch
+    {
+        func corrupt(_ detail: String) -> ReducerError {
+            ReducerError(code: .corruptSpill, operation: "read spill chunk", subject: source, detail: detail)
+        }
+        let payload = SortRecord.payload(spillRecord)
+        guard payload.count >= 4 else { throw corrupt("record of \(payload.count) bytes has no image size") }
+        let imageBytes = Int(UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)))
+        guard imageBytes <= maxImageBytes else {
+            throw corrupt("image of \(imageBytes) bytes exceeds the limit of \(maxImageBytes)")
+        }
+        let imageStart = image.reserve(imageBytes)
+        let produced: Int
+        do {
+            produced = try zstd.decompress(
+                UnsafeRawBufferPointer(rebasing: payload[4...]),
+                into: UnsafeMutableRawBufferPointer(start: imageStart, count: imageBytes))
+        } catch {
+            throw corrupt("\(error)")
+        }
+        guard produced == imageBytes else { throw corrupt("frame holds \(produced) bytes, the record says \(imageBytes)") }
+        let batch = try SpillChunk.decode(
+            UnsafeRawBufferPointer(start: imageStart, count: imageBytes), layout: layout, source: source)
+        guard Int64(batch.rowCount) == SortRecord.version(spillRecord) else {
+            throw corrupt("chunk has \(batch.rowCount) rows, its record \(SortRecord.version(spillRecord))")
+        }
+        return batch
+    }
+}
+
+/// A growable raw buffer, contents not kept across growth.
+private struct ScratchBuffer: ~Copyable {
+    private var start: UnsafeMutableRawPointer?
+    private(set) var capacity = 0
+
+    init() {}
+
+    deinit { start?.deallocate() }
+
+    /// The buffer with at least `count` bytes.
+    mutating func reserve(_ count: Int) -> UnsafeMutableRawPointer {
+        if let start, capacity >= max(count, 1) { return start }
+        start?.deallocate()
+        let size = max(count, 1)
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        start = fresh
+        capacity = size
+        return fresh
     }
 }
 

@@ -78,6 +78,55 @@ import Testing
     }
 }
 
+@Suite struct ZstdFrameCodecTests {
+    /// One codec reused across sizes and levels gives frames the one-shot API reads, and reads them back exactly.
+    @Test(arguments: [Int32(1), 3])
+    func reusedCodecRoundTripsFramesOfEverySize(level: Int32) throws {
+        let codec = try ZstdFrameCodec(level: level)
+        var generator = SplitMix64(seed: UInt64(level))
+        for size in [0, 1, 57, 4096, 300_000, 2 << 20, 1000] {
+            let input = (0..<size).map { i in i % 5 == 0 ? UInt8(truncatingIfNeeded: generator.next()) : UInt8(i % 11) }
+            var frame = [UInt8](repeating: 0, count: ZstdFrameCodec.compressBound(size))
+            let frameBytes = try input.withUnsafeBytes { source in
+                try frame.withUnsafeMutableBytes { try codec.compress(source, into: $0) }
+            }
+            frame.removeSubrange(frameBytes...)
+            #expect(try Zstd.decompress(frame, maxOutput: size) == input)
+            var output = [UInt8](repeating: 0xAA, count: size)
+            let produced = try frame.withUnsafeBytes { source in
+                try output.withUnsafeMutableBytes { try codec.decompress(source, into: $0) }
+            }
+            #expect(produced == size)
+            #expect(output == input)
+        }
+    }
+
+    @Test func outputThatDoesNotFitIsRefusedAndCorruptInputIsAnError() throws {
+        let codec = try ZstdFrameCodec(level: 1)
+        let input = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 9) }
+        let frame = try Zstd.compress(input, level: 1)
+        var small = [UInt8](repeating: 0, count: input.count - 1)
+        let tooSmall = #expect(throws: CompressionError.self) {
+            try frame.withUnsafeBytes { source in try small.withUnsafeMutableBytes { try codec.decompress(source, into: $0) } }
+        }
+        #expect(tooSmall?.code == .outputTooLarge)
+        var output = [UInt8](repeating: 0, count: input.count)
+        for damaged in [Array(frame[0..<(frame.count / 2)]), Array("plainly not zstd".utf8)] {
+            let error = #expect(throws: CompressionError.self) {
+                try damaged.withUnsafeBytes { source in
+                    try output.withUnsafeMutableBytes { try codec.decompress(source, into: $0) }
+                }
+            }
+            #expect(error?.code == .corruptInput)
+        }
+        // The codec is still usable after errors.
+        let produced = try frame.withUnsafeBytes { source in
+            try output.withUnsafeMutableBytes { try codec.decompress(source, into: $0) }
+        }
+        #expect(produced == input.count && output == input)
+    }
+}
+
 /// A tiny deterministic generator so failures reproduce.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
