@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reduce benchmark: the Swift reducer (release build of reducer-memcheck) against DuckDB doing the same merge/dedup
 # over the same generated files, both within the same memory budget. Prints one JSON line per run (wall seconds,
-# CPU seconds, peak RSS from /usr/bin/time); docs/bench/reducer.md has the results.
+# CPU seconds, peak RSS from /usr/bin/time, and the spill folder's peak size sampled every 0.5 s);
+# docs/bench/reducer.md has the results.
 #
 #   cluster/bench/reducer/run.sh [UNIQUE] [COPIES] [FILES] [RUNS] [DAYS]
 #
@@ -26,19 +27,41 @@ if [ "$(cat "$work/in/.params" 2>/dev/null)" != "$unique $copies $files $days" ]
     echo "$unique $copies $files $days" > "$work/in/.params"
 fi
 echo "{\"inputParquetBytes\":$(du -sb "$work/in" | cut -f1),\"inputRows\":$((unique * copies)),\"uptime\":\"$(uptime)\"}"
+# Samples the size of folder $1 every 0.5 s until file $2 exists, then prints the largest size seen.
+peak_size() {
+    local peak=0 size
+    while [ ! -e "$2" ]; do
+        size=$(du -sb "$1" 2>/dev/null | cut -f1)
+        [ "${size:-0}" -gt "$peak" ] && peak=$size
+        sleep 0.5
+    done
+    echo "$peak"
+}
+# Runs "$@" while sampling folder $spill_dir into $work/.peak.
+sampled() {
+    rm -f "$work/.stop"
+    peak_size "$spill_dir" "$work/.stop" > "$work/.peak" &
+    local sampler=$! status=0
+    "$@" || status=$?
+    touch "$work/.stop"; wait "$sampler"
+    return "$status"
+}
 timed() { /usr/bin/time -f '"wallSeconds":%e,"userSeconds":%U,"sysSeconds":%S,"maxRSSKiB":%M}' "$@"; }
 for run in $(seq "$runs"); do
     rm -rf "$work/ours" "$work/spill"/*
     echo -n "{\"engine\":\"swift\",\"budget\":$budget,"
-    timed "$bin" reduce --budget "$budget" --out "$work/ours" --spill "$work/spill" --run "r$run" "$work"/in/*.parquet \
-        2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || { cat "$work/err" >&2; exit 1; }
-    tail -n 1 "$work/err"
+    spill_dir="$work/spill"
+    sampled timed "$bin" reduce --budget "$budget" --out "$work/ours" --spill "$work/spill" --run "r$run" \
+        "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || { cat "$work/err" >&2; exit 1; }
+    echo -n "\"peakSpillBytes\":$(cat "$work/.peak"),"; tail -n 1 "$work/err"
+    rm -rf "$work/ours"  # frees the disk for DuckDB's spill on large inputs
     for threads in $duck_threads; do
         rm -rf "$work/duck"
         echo -n "{\"engine\":\"duckdb\",\"threads\":$threads,\"memory_limit\":\"$duck_memory\","
-        timed "$python" cluster/bench/reducer/duckdb_reduce.py "$work/duck" "$duck_memory" "$threads" \
+        spill_dir="$work/duck-tmp"
+        sampled timed "$python" cluster/bench/reducer/duckdb_reduce.py "$work/duck" "$duck_memory" "$threads" \
             "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || { cat "$work/err" >&2; exit 1; }
-        tail -n 1 "$work/err"
+        echo -n "\"peakSpillBytes\":$(cat "$work/.peak"),"; tail -n 1 "$work/err"
     done
 done
 rm -rf "$work/ours" "$work/duck" "$work/spill"
