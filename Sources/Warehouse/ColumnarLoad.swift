@@ -192,7 +192,6 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
     private(set) var pendingRows = 0
     /// FNV-1a state after the platform field, with which every row's encoding starts.
     private let platformState: UInt64
-    private let positions: [String: Int]
     private var states: [UInt64] = []
 
     init(platform: String, snapshotDate: CalendarDay) {
@@ -204,9 +203,6 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
         var hash = FNV1a64()
         hash.combine(prefix.bytes)
         platformState = hash.value
-        var positions: [String: Int] = [:]
-        for (position, column) in Row.parquetColumns.enumerated() { positions[column.name] = position }
-        self.positions = positions
     }
 
     var checksum: String { "\(rows):\(FNV1a64.hexString(sum))" }
@@ -335,7 +331,7 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
         states.append(contentsOf: repeatElement(platformState, count: count))
         states.withUnsafeMutableBufferPointer { states in
             for field in Row.encodedFields.dropFirst() {
-                let values = columns.batch.columns[positions[field.column]!]
+                let values = columns.values(field.column)
                 let validity = field.optional ? values.validity : nil
                 switch (field.kind, values.storage) {
                 case (.string, .byteArray(let text)):
@@ -381,7 +377,7 @@ struct ProcessedSliceEncoder<Row: ColumnarLoadRow> {
     /// The COPY fields in `Row.columns` order, from the canonical columns.
     private func copyColumns(_ columns: ProcessedColumns) -> [PGCopyColumn] {
         Row.columns.map { name in
-            let position = positions[name]!
+            let position = columns.positions[name]!
             let values = columns.batch.columns[position]
             let validity = Row.parquetColumns[position].nullable ? values.validity : nil
             if name == "platform" { return PGCopyColumn(.repeatedText(Array(platform.utf8))) }
