@@ -129,7 +129,8 @@ func reduceFiles() -> Never {
     print(
         """
         {"inputRows":\(summary.inputRows),"outputRows":\(summary.outputRows),"partitions":\(summary.partitions.count),\
-        "spilledRuns":\(summary.sort.spilledRuns),"workers":\(summary.sort.partitionWorkers),"seconds":\(seconds),"rowsPerSecond":\(Double(summary.inputRows) / seconds),\
+        "spilledRuns":\(summary.sort.spilledRuns),"mergePasses":\(summary.sort.mergePasses),\
+        "spilledBytes":\(summary.sort.spilledBytes),"workers":\(summary.sort.partitionWorkers),"seconds":\(seconds),"rowsPerSecond":\(Double(summary.inputRows) / seconds),\
         "vmHWMKiB":\(memory.hwm)}
         """)
     exit(0)

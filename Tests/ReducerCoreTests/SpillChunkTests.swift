@@ -95,8 +95,11 @@ import Testing
         }
         let batch = ColumnBatch(columns)
         let imageBytes = SpillChunk.size(of: batch)
-        let record = try SpillChunkCodec().record(for: batch, imageBytes: imageBytes, source: "test")
-        #expect(SortRecord.size(record) * 4 < imageBytes, "\(SortRecord.size(record)) of \(imageBytes) bytes")
+        let codec = try SpillChunkCodec()
+        let recordBytes = try withExtendedLifetime(codec) {  // the codec owns the record's buffer
+            SortRecord.size(try codec.record(for: batch, imageBytes: imageBytes, source: "test"))
+        }
+        #expect(recordBytes * 4 < imageBytes, "\(recordBytes) of \(imageBytes) bytes")
     }
 
     @Test func damagedRecordsAreCorruptSpillErrors() throws {
