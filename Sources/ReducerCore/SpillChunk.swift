@@ -1,10 +1,11 @@
 import CompressionKit
 import ParquetKit
 
-/// The columnar sort's spill chunk: a batch's columns as raw fixed-width arrays, so writing a run is a copy and
-/// reading it back is a copy plus bounds checks (a Parquet image cost as much to decode as the input did). Spill
-/// files are private to one process, so values are in native byte order; integrity comes from the CRC of the
-/// `SpillWriter` block around each chunk, and every length is still checked before use.
+/// The columnar sort's spill chunk image: a batch's columns as raw fixed-width arrays, so building one is a copy
+/// and reading it back is a copy plus bounds checks (a Parquet image cost as much to decode as the input did);
+/// `SpillChunkCodec` compresses it. Spill files are private to one process, so values are in native byte order;
+/// integrity comes from the checksum of the `SpillWriter` block around each chunk, and every length is still
+/// checked before use.
 ///
 /// Layout: `u32 rows, u32 columns`, then per column `u8 kind, u8 hasValidity`, the validity (`rows` bytes, 0 or 1)
 /// when present, and the values: `rows` bytes (boolean), `rows × 4` (int32), `rows × 8` (int64, double), or for
