@@ -21,8 +21,8 @@ struct ColumnarMemoryPlan {
     /// Decoded bytes per input slice (a row group is decoded page by page in slices of this size).
     var sliceBytes: Int { min(8 << 20, max(128 << 10, budget / 64)) }
     /// Decoded bytes per spill chunk. Each run being merged holds one decoded chunk, so the chunk size sets the
-    /// merge fan-in: `budget / 1024` lets one pass merge about 600 runs (≈ 50 GB of Parquet at a 1 GiB budget);
-    /// `budget / 256` needed a second pass over two thirds of the spill from about 20 GB on.
+    /// merge fan-in: `budget / 1024` lets one pass merge about 600 runs per worker (≈ 50 GB of Parquet at a 1 GiB
+    /// budget); `budget / 256` allowed about 150, fewer than the ≈ 237 a 20 GB input spills per worker.
     var spillChunkBytes: Int { min(2 << 20, max(32 << 10, budget / 1024)) }
     /// Bytes one gathered output batch may take.
     var gatherBytes: Int { budget / 32 }
