@@ -59,9 +59,17 @@ for run in $(seq "$runs"); do
         rm -rf "$work/duck"
         echo -n "{\"engine\":\"duckdb\",\"threads\":$threads,\"memory_limit\":\"$duck_memory\","
         spill_dir="$work/duck-tmp"
+        # A failing DuckDB (out of memory, out of disk) is a result, not a script error: it is reported with its
+        # error, time and peak spill, and the next configuration runs.
+        failed=false
         sampled timed "$python" cluster/bench/reducer/duckdb_reduce.py "$work/duck" "$duck_memory" "$threads" \
-            "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || { cat "$work/err" >&2; exit 1; }
+            "$work"/in/*.parquet 2>"$work/err" | cut -c2- | sed 's/}$/,/' | tr -d '\n' || failed=true
+        if $failed; then
+            error=$(grep -E '^[_a-zA-Z.]*(Exception|Error):' "$work/err" | tail -n 1 | tr -d '"\\' | cut -c1-300)
+            echo -n "\"failed\":true,\"error\":\"$error\","
+        fi
         echo -n "\"peakSpillBytes\":$(cat "$work/.peak"),"; tail -n 1 "$work/err"
+        rm -rf "$work/duck-tmp"
     done
 done
 rm -rf "$work/ours" "$work/duck" "$work/spill"
