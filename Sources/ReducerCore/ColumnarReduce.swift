@@ -608,7 +608,7 @@ final class RunSink: WinnerSink {
             try write(source, middle..<range.upperBound)
             return
         }
-        let record = try codec.record(for: batch, imageBytes: size, source: writer.path)
+        let record = try codec.record(for: batch, source: writer.path)
         largestChunkBytes = max(largestChunkBytes, ColumnarLayout.bytes(of: batch))
         largestChunkRows = max(largestChunkRows, range.count)
         largestImageBytes = max(largestImageBytes, size)

@@ -104,12 +104,11 @@ final class PartitionedColumnarReduce<Row: ParquetRow> {
     /// `rowGroupRows(widest input row)`; every worker reads every row, so all get the same value.
     func run(rowGroupRows: @escaping @Sendable (Int) -> Int) throws -> ExternalSortStatistics {
         let threads = workers.enumerated().map { index, worker in
-            let thread = Thread { [inputs] in worker.run(inputs: inputs) }
+            let thread = Thread { [inputs] in worker.run(inputs: inputs, rowGroupRows: rowGroupRows) }
             thread.name = "webtoon-reduce-\(index)"
             thread.stackSize = 8 << 20
             return thread
         }
-        for worker in workers { worker.rowGroupRows = rowGroupRows }
         for thread in threads { thread.start() }
         var firstError: (any Error)?
         var statistics = ExternalSortStatistics()
@@ -133,7 +132,6 @@ final class PartitionWorker<Row: ParquetRow>: @unchecked Sendable {
     let reduce: ColumnarReduce<Row>
     let sink: PartitionSink
     private let owners: PartitionOwners
-    var rowGroupRows: (@Sendable (Int) -> Int)?
     private let done = DispatchSemaphore(value: 0)
     private var error: (any Error)?
 
@@ -143,10 +141,11 @@ final class PartitionWorker<Row: ParquetRow>: @unchecked Sendable {
         self.owners = owners
     }
 
-    func run(inputs: [String]) {
+    /// Reads `inputs`, sets the sink's row group size from the widest row read, then merges and writes.
+    func run(inputs: [String], rowGroupRows: (Int) -> Int) {
         do {
             for path in inputs { try reduce.add(path: path) }
-            if let rowGroupRows { sink.writerOptions.rowGroupRows = rowGroupRows(reduce.input.bytesPerRow) }
+            sink.writerOptions.rowGroupRows = rowGroupRows(reduce.input.bytesPerRow)
             try reduce.finish(to: sink)
         } catch {
             self.error = error

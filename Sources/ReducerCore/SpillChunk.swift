@@ -169,8 +169,9 @@ final class SpillChunkCodec {
         SortRecord.headerBytes + 4 + ZstdFrameCodec.compressBound(imageBytes)
     }
 
-    /// `batch` (of `SpillChunk.size(of:)` == `imageBytes`) as a spill record; valid until the codec's next call.
-    func record(for batch: ColumnBatch, imageBytes: Int, source: String) throws(ReducerError) -> UnsafeRawPointer {
+    /// `batch` as a spill record; valid until the codec's next call.
+    func record(for batch: ColumnBatch, source: String) throws(ReducerError) -> UnsafeRawPointer {
+        let imageBytes = SpillChunk.size(of: batch)
         let imageStart = image.reserve(imageBytes)
         SpillChunk.encode(batch, to: imageStart)
         let bound = Self.recordBound(imageBytes: imageBytes)

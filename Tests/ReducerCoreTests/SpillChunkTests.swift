@@ -64,7 +64,7 @@ import Testing
             for rows in [0, 1, 2, 333, 4000, 17] {
                 let batch = Self.randomBatch(layout, rows: rows, using: &g)
                 let imageBytes = SpillChunk.size(of: batch)
-                let record = try codec.record(for: batch, imageBytes: imageBytes, source: "test")
+                let record = try codec.record(for: batch, source: "test")
                 let back = try codec.batch(of: record, layout: layout, maxImageBytes: imageBytes, source: "test")
                 #expect(back.rowCount == rows)
                 for (index, column) in layout.columns.enumerated() {
@@ -97,7 +97,7 @@ import Testing
         let imageBytes = SpillChunk.size(of: batch)
         let codec = try SpillChunkCodec()
         let recordBytes = try withExtendedLifetime(codec) {  // the codec owns the record's buffer
-            SortRecord.size(try codec.record(for: batch, imageBytes: imageBytes, source: "test"))
+            SortRecord.size(try codec.record(for: batch, source: "test"))
         }
         #expect(recordBytes * 4 < imageBytes, "\(recordBytes) of \(imageBytes) bytes")
     }
@@ -108,7 +108,7 @@ import Testing
         var g = SplitMix64(seed: 7)
         let batch = Self.randomBatch(layout, rows: 500, using: &g)
         let imageBytes = SpillChunk.size(of: batch)
-        let pointer = try codec.record(for: batch, imageBytes: imageBytes, source: "test")
+        let pointer = try codec.record(for: batch, source: "test")
         let original = Array(UnsafeRawBufferPointer(start: pointer, count: SortRecord.size(pointer)))
         let header = SortRecord.headerBytes
 
