@@ -29,7 +29,9 @@ struct ColumnarMemoryPlan {
     /// Per entry of capacity (the sort is in place).
     static let entryBytes = SortEntry.bytes
 
-    func rows(_ bytes: Int, bytesPerRow: Int, minimum: Int = 64) -> Int { max(minimum, bytes / max(1, bytesPerRow)) }
+    static func rows(_ bytes: Int, bytesPerRow: Int, minimum: Int = 64) -> Int {
+        max(minimum, bytes / max(1, bytesPerRow))
+    }
 
     /// Rows per output row group: about `min(16 MiB, budget / 64)` decoded bytes at the widest input row seen. Row
     /// groups are cut by this count, not by the size of the batches handed to the writer (which depends on how the
@@ -104,7 +106,7 @@ final class ColumnarInput {
             // Decoded width: the page bytes (less the 4-byte length of each string) plus an 8-byte offset per string.
             let estimate = max(bytesPerRow, stored.uncompressed / rows + 4 * strings)
             try beforeGroup(groupReserve(stored))
-            let sliceRows = min(rows, max(64, sliceBytes / max(1, estimate)))
+            let sliceRows = min(rows, ColumnarMemoryPlan.rows(sliceBytes, bytesPerRow: estimate))
             try reader.readRowGroup(group, columns: names, slicesOf: sliceRows) { batch, held in
                 let normalized = try layout.normalize(batch, fileTypes: fileTypes, source: path)
                 let count = normalized.rowCount
@@ -336,7 +338,7 @@ final class ColumnarReduce<Row: ParquetRow> {
         let writer = try runs.newWriter()
         return try RunSink(
             writer: writer, codec: spillCodec, layout: layout, maxRecordBytes: configuration.maxRecordBytes,
-            chunkRows: plan.rows(plan.spillChunkBytes, bytesPerRow: bytesPerRow))
+            chunkRows: ColumnarMemoryPlan.rows(plan.spillChunkBytes, bytesPerRow: bytesPerRow))
     }
 
     /// Writes the buffered winners as one run and empties the buffer.
@@ -378,20 +380,24 @@ final class ColumnarReduce<Row: ParquetRow> {
         return max(2, min(1024, (configuration.memoryBudget - fixed) / perRun))
     }
 
-    /// Drops what is buffered and deletes the spill files (after an error).
+    /// Drops what is buffered and deletes the spill files (at the end, and after an error).
     func removeSpills() {
         entries = []
         buffer.removeAll()
         runs.removeAll()
     }
 
+    /// Reads `inputs`, sets `sink`'s row group size from the widest row read (`rowGroupRows(bytesPerRow)`), then
+    /// emits every winner to it.
+    func reduce(_ inputs: [String], into sink: PartitionSink, rowGroupRows: (Int) -> Int) throws {
+        for path in inputs { try add(path: path) }
+        sink.writerOptions.rowGroupRows = rowGroupRows(input.bytesPerRow)
+        try finish(to: sink)
+    }
+
     /// Emits every key's winner in key order to `sink`, then releases memory and spill files.
     func finish(to sink: any WinnerSink) throws {
-        defer {
-            entries = []
-            buffer.removeAll()
-            runs.removeAll()
-        }
+        defer { removeSpills() }
         buffer.pickLimit = outputPickLimit
         if runs.pending.isEmpty {
             try emitBufferedWinners(to: sink)
@@ -421,7 +427,7 @@ final class ColumnarReduce<Row: ParquetRow> {
 
     /// Rows one gathered output batch may hold within `plan.gatherBytes`.
     private var outputPickLimit: Int {
-        min(ProcessedReducer.batchRows, plan.rows(plan.gatherBytes, bytesPerRow: bytesPerRow, minimum: 256))
+        min(ProcessedReducer.batchRows, ColumnarMemoryPlan.rows(plan.gatherBytes, bytesPerRow: bytesPerRow, minimum: 256))
     }
 
     private func merge(_ paths: [String], into run: RunSink) throws {

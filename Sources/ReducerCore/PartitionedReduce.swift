@@ -144,9 +144,7 @@ final class PartitionWorker<Row: ParquetRow>: @unchecked Sendable {
     /// Reads `inputs`, sets the sink's row group size from the widest row read, then merges and writes.
     func run(inputs: [String], rowGroupRows: (Int) -> Int) {
         do {
-            for path in inputs { try reduce.add(path: path) }
-            sink.writerOptions.rowGroupRows = rowGroupRows(reduce.input.bytesPerRow)
-            try reduce.finish(to: sink)
+            try reduce.reduce(inputs, into: sink, rowGroupRows: rowGroupRows)
         } catch {
             self.error = error
             owners.fail()

@@ -140,10 +140,9 @@ public struct ProcessedReducer: Sendable {
         guard let worker else {
             let reduce = try ColumnarReduce<Row>(layout: layout, configuration: sortConfiguration, logger: logger)
             reduce.reserve(forRows: footers.rows)
-            for path in inputs { try reduce.add(path: path) }
-            sinks[0].writerOptions.rowGroupRows = plan.outputRowGroupRows(
-                bytesPerRow: reduce.input.bytesPerRow, limit: writerOptions.rowGroupRows)
-            try reduce.finish(to: sinks[0])
+            try reduce.reduce(inputs, into: sinks[0]) {
+                plan.outputRowGroupRows(bytesPerRow: $0, limit: writerOptions.rowGroupRows)
+            }
             return reduce.statistics
         }
         let reduce = try PartitionedColumnarReduce<Row>(

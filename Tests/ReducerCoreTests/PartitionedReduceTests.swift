@@ -78,6 +78,14 @@ import Testing
         bad.missingReason = nil
         rows[15_000] = bad
         try ColumnarReduceTests.write(rows, to: folder + "/in.parquet", rowGroupRows: 900)
+        // Two workers really run at this budget (else the test would only repeat the one-worker case).
+        let layout = try #require(ColumnarLayout(EpisodeRow.self))
+        let footers = ColumnarInput(layout: layout, sliceBytes: ColumnarMemoryPlan(budget: 4 << 20).sliceBytes)
+            .footers([folder + "/in.parquet"])
+        let shared = PartitionedColumnarReduce<EpisodeRow>.workerConfiguration(
+            ExternalSortConfiguration(memoryBudget: 4 << 20, spillDirectory: folder, partitionWorkers: 2),
+            footers: footers)
+        #expect(shared != nil)
         let error = #expect(throws: ReducerError.self) {
             _ = try reduce([folder + "/in.parquet"], folder, budget: 4 << 20, workers: 2, name: "out")
         }
