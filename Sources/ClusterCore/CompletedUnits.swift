@@ -76,7 +76,9 @@ struct CompletedUnitTable: Sendable {
 
     var count: Int { entries.count }
 
-    mutating func insert(_ id: UnitID, run: RunID, epoch: UInt32) {
+    /// Keeps `id` as done; true when it was not kept already.
+    @discardableResult
+    mutating func insert(_ id: UnitID, run: RunID, epoch: UInt32) -> Bool {
         let index: UInt32
         // Consecutive done units nearly always belong to one run: compare with the last before hashing the name.
         if let last = runs.last, last == run {
@@ -88,7 +90,7 @@ struct CompletedUnitTable: Sendable {
             runs.append(run)
             runIndex[run] = index
         }
-        entries[UnitKey(id)] = Entry(run: index, epoch: epoch)
+        return entries.updateValue(Entry(run: index, epoch: epoch), forKey: UnitKey(id)) == nil
     }
 
     subscript(id: UnitID) -> CompletedUnit? {

@@ -54,12 +54,12 @@ public struct Ledger: Sendable {
             case .leases(let grant): journal.append(grant)
             }
         }
-        for (id, unit) in units where unit.state == .done {
-            counts[DepthKey(run: unit.run, platform: unit.platform, kind: unit.kind), default: StateCounts()].done += 1
-            nextPendingSeq = max(nextPendingSeq, unit.pendingSeq &+ 1)
-            keepCompact(unit)
-            units[id] = nil
+        for unit in units.values where unit.state == .done {
+            restoreDone(
+                unit.id, run: unit.run, platform: unit.platform, kind: unit.kind,
+                epoch: unit.completedBy?.epoch ?? unit.leaseEpoch, pendingSeq: unit.pendingSeq)
         }
+        units = units.filter { $0.value.state != .done }
         // Epochs only grow, so an entry is current exactly when its epoch is newer than the row's, whatever the
         // order of rows and entries.
         for grant in journal {
@@ -101,11 +101,18 @@ public struct Ledger: Sendable {
     /// reads pages. Part of restoring: call it right after `init(config:restoring:)`, before any operation.
     public mutating func restoreCompleted(_ rows: some Sequence<CompletedUnitRow>) {
         for row in rows where units[row.id] == nil {
-            if !completed.contains(row.id) {
-                counts[DepthKey(run: row.run, platform: row.platform, kind: row.kind), default: StateCounts()].done += 1
-            }
-            nextPendingSeq = max(nextPendingSeq, row.pendingSeq &+ 1)
-            completed.insert(row.id, run: row.run, epoch: row.epoch)
+            restoreDone(
+                row.id, run: row.run, platform: row.platform, kind: row.kind, epoch: row.epoch, pendingSeq: row.pendingSeq)
+        }
+    }
+
+    /// Keeps a restored done unit compact and counts it once (the same unit may come from both restore sources).
+    private mutating func restoreDone(
+        _ id: UnitID, run: RunID, platform: String, kind: String, epoch: UInt32, pendingSeq: UInt64
+    ) {
+        nextPendingSeq = max(nextPendingSeq, pendingSeq &+ 1)
+        if completed.insert(id, run: run, epoch: epoch) {
+            counts[DepthKey(run: run, platform: platform, kind: kind), default: StateCounts()].done += 1
         }
     }
 

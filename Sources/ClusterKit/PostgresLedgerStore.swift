@@ -305,14 +305,13 @@ public struct PostgresLedgerStore: Sendable {
                 let idText = try row.value(0, as: String.self) ?? ""
                 let runText = try row.value(1, as: String.self) ?? ""
                 guard let id = UnitID(rawValue: idText), let run = RunID(rawValue: runText),
+                      let platform = try row.value(2, as: String.self), let kind = try row.value(3, as: String.self),
                       let epoch = try row.value(4, as: Int64.self).flatMap(UInt32.init(exactly:)),
                       let seq = try row.value(5, as: Int64.self).flatMap(UInt64.init(exactly:))
                 else {
-                    throw LedgerStoreError(code: .corruptRow, schema: schema, detail: "done unit '\(idText.prefix(80))' of run '\(runText.prefix(100))' has an invalid id, run, lease epoch or pending seq")
+                    throw LedgerStoreError(code: .corruptRow, schema: schema, detail: "done unit '\(idText.prefix(80))' of run '\(runText.prefix(100))' has an invalid id, run, platform, kind, lease epoch or pending seq")
                 }
-                rows.append(CompletedUnitRow(
-                    id: id, run: run, platform: try row.value(2, as: String.self) ?? "", kind: try row.value(3, as: String.self) ?? "",
-                    epoch: epoch, pendingSeq: seq))
+                rows.append(CompletedUnitRow(id: id, run: run, platform: platform, kind: kind, epoch: epoch, pendingSeq: seq))
             }
             guard let last = rows.last else { return }
             page(rows)
