@@ -176,7 +176,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let spec = try ClusterSupport.runSpec(platforms: platforms, mode: mode, date: crawlDate)
         let secret = Self.randomSecret()
-        let port = try await Self.freePort()
+        let port = try freeLoopbackPort()
         let address = "tcp://127.0.0.1:\(port)"
         let cluster = LocalCluster(
             executable: try Self.executablePath(), logDirectory: rootPath + "/logs",
@@ -353,16 +353,6 @@ struct RunCommand: AsyncParsableCommand {
         var rng = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &rng), radix: 16) }
             .map { $0.count == 1 ? "0" + $0 : $0 }.joined()
-    }
-
-    /// A loopback port nobody listens on right now (the coordinator binds it next).
-    static func freePort() async throws -> Int {
-        let probe = try NNGSocket(.rep)
-        let port = try? probe.listen("tcp://127.0.0.1:0").port
-        // Closed before the coordinator binds the port; waits without blocking a thread.
-        await probe.close(waitingAtMost: .seconds(5))
-        guard let port else { throw ValidationError("could not find a free loopback port") }
-        return port
     }
 
     /// This executable's own path (children are the same binary).

@@ -64,7 +64,7 @@ final class TreeExecutor: UnitExecutor {
             defer { try? FileManager.default.removeItem(at: directory) }
 
             // A fixed port so the restarted coordinator listens where the workers dial.
-            let address = "tcp://127.0.0.1:\(try freePort())"
+            let address = "tcp://127.0.0.1:\(try freeLoopbackPort())"
             let core = CoordinatorConfig(
                 ledger: LedgerConfig(leaseMillis: 1_500, maxAttempts: 5), heartbeatMillis: 300, workerTimeoutMillis: 1_500,
                 idlePollMillis: 100, defaultBudget: BudgetPolicy(initialRate: 50, floor: 1, ceiling: 100))
@@ -342,7 +342,7 @@ final class TreeExecutor: UnitExecutor {
     /// A worker whose coordinator never answers its hello (nobody listens yet) still stops when drained, as on
     /// SIGTERM: before, it kept retrying the hello and had to be killed.
     @Test func workerDrainedBeforeItsHelloLeaves() async throws {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let worker = try WorkerService(
             settings: WorkerSettings(coordinatorURL: "tcp://127.0.0.1:\(port)", secret: Self.secret, id: WorkerID(rawValue: "early")!, capacity: 2, platforms: ["naver"], requestTimeout: .seconds(30)),
             executor: StuckExecutor(), logger: Logger(label: "w"))

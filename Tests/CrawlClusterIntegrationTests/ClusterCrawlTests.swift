@@ -6,6 +6,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Logging
+import NNGKit
 import PQKit
 import ProcessTestSupport
 import ParquetKit
@@ -88,7 +89,7 @@ import Glibc
                     faults: SimulatorFaults(
                         latencyMilliseconds: 15, serverErrorRate: 0.06, tooManyRequestsRate: 0.005, resetRate: 0.03,
                         retryAfterSeconds: 1)))
-            let port = try freePort()
+            let port = try freeLoopbackPort()
             let address = "tcp://127.0.0.1:\(port)"
             let coordinatorArguments = [
                 "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
@@ -178,7 +179,7 @@ import Glibc
                     seed: 42, scale: .small, date: Self.date, faults: SimulatorFaults(malformedRate: 0.15)))
             let healthy = try await PlatformSimulator.start(
                 configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
-            let address = "tcp://127.0.0.1:\(try freePort())"
+            let address = "tcp://127.0.0.1:\(try freeLoopbackPort())"
             let coordinator = [
                 "coordinator", "--listen", address, "--schema", schema, "--mode", "daily", "--date", Self.date,
                 "--exit-when-done", "--max-attempts", "1", "--lease-seconds", "5", "--idle-poll-ms", "100",
@@ -268,7 +269,7 @@ import Glibc
             #expect(openssl.terminationStatus == 0, "openssl could not make a certificate")
             let simulator = try await PlatformSimulator.start(
                 configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date))
-            let address = "tls+tcp://127.0.0.1:\(try freePort())"
+            let address = "tls+tcp://127.0.0.1:\(try freeLoopbackPort())"
             let coordinator = try Child(
                 "coordinator",
                 ["coordinator", "--listen", address, "--tls-cert", root + "/server.crt", "--tls-key", root + "/server.key",

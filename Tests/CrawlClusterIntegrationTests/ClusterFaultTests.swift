@@ -3,6 +3,7 @@ import ClusterKit
 import CrawlCluster
 import Foundation
 import Logging
+import NNGKit
 import PQKit
 import ProcessTestSupport
 import Synchronization
@@ -60,7 +61,7 @@ import Glibc
                 kakaoCooldownMilliseconds: 300, retryAfterSeconds: 1)
             let simulator = try await PlatformSimulator.start(
                 configuration: SimulatorConfiguration(seed: 42, scale: .small, date: Self.date, faults: faults))
-            let address = "tcp://127.0.0.1:\(try freePort())"
+            let address = "tcp://127.0.0.1:\(try freeLoopbackPort())"
             let coordinator = try Child(
                 "coordinator",
                 ["coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "full",
@@ -169,7 +170,7 @@ import Glibc
         /// Runs the daily crawl in `schema` with one worker (its extra arguments given) and returns the run's units
         /// as stored.
         func crawl(schema: String, name: String, plannedFirst: Bool, worker extra: [String]) async throws -> [UnitRecord] {
-            let address = "tcp://127.0.0.1:\(try freePort())"
+            let address = "tcp://127.0.0.1:\(try freeLoopbackPort())"
             let base = [
                 "coordinator", "--listen", address, "--schema", schema, "--platforms", "naver,kakao", "--mode", "daily",
                 "--date", Self.date, "--idle-poll-ms", "100", "--initial-rate", "2000", "--max-rate", "2000",

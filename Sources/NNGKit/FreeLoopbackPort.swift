@@ -1,12 +1,18 @@
-import Glibc
+#if canImport(Glibc)
+    import Glibc
+    private let streamSocket = Int32(SOCK_STREAM.rawValue)
+#elseif canImport(Darwin)
+    import Darwin
+    private let streamSocket = SOCK_STREAM
+#endif
 
 /// A loopback TCP port nobody listens on, for a listener that must keep its address (a child process told the
-/// port, or a coordinator restarted on the same address). Chosen below the kernel's ephemeral range
+/// port, as `webtoon run` tells its coordinator, or a coordinator restarted on the same address). Chosen below the kernel's ephemeral range
 /// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768–60999 here): a port the kernel handed out for `:0` can be
 /// taken again, between the probe and the real listen, as the local port of any outgoing connection of the tests
 /// running alongside (curl, PostgreSQL, nng), which made coordinators fail with "address in use". Below the range
 /// only another listener can take it, and the probe's bind checks that.
-public func freePort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     for _ in 0..<50 {
         let port = Int.random(in: 20_000..<32_000)
         if canBindLoopback(port: UInt16(port)) { return port }
@@ -19,7 +25,7 @@ public struct FreePortError: Error, CustomStringConvertible {
 }
 
 private func canBindLoopback(port: UInt16) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, streamSocket, 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in()
